@@ -1,0 +1,172 @@
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from ninja import Router, Schema
+from ninja.pagination import paginate
+
+from folio.accounts import services
+from folio.accounts.roles import ROLES
+from folio.api import Pagination
+
+router = Router(tags=["accounts"])
+User = get_user_model()
+
+
+class RoleOut(Schema):
+    code: str
+    label: str
+    description: str
+    grants: list[str]
+
+
+class UserOut(Schema):
+    id: int
+    username: str
+    email: str
+    is_active: bool
+    roles: list[str]
+    groups: list[str]
+
+    @staticmethod
+    def resolve_roles(obj):
+        return services.user_roles(obj)
+
+    @staticmethod
+    def resolve_groups(obj):
+        return sorted(g.name for g in obj.groups.all() if g.name not in ROLES)
+
+
+class MeOut(UserOut):
+    permissions_sample: dict[str, bool]
+
+
+class UserIn(Schema):
+    username: str
+    email: str = ""
+    roles: list[str]
+    groups: list[str] = []
+    password: str | None = None
+
+
+class UserPatch(Schema):
+    roles: list[str] | None = None
+    groups: list[str] | None = None
+    is_active: bool | None = None
+    password: str | None = None
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    user: str
+    hint: str
+    state: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @staticmethod
+    def resolve_user(obj):
+        return obj.user.username
+
+    @staticmethod
+    def resolve_hint(obj):
+        return str(obj)
+
+
+class TokenIn(Schema):
+    name: str
+    expires_in_days: int | None = None
+
+
+class TokenCreated(TokenOut):
+    token: str
+
+
+@router.get("/me", response=MeOut, summary="The signed-in user or token owner, with roles")
+def me(request):
+    user = request.user
+    user.permissions_sample = {
+        p: user.has_perm(p)
+        for p in ("catalog.change_product", "assets.approve_asset", "publishing.run_publication")
+    }
+    return user
+
+
+@router.get("/roles", response=list[RoleOut], summary="Roles and the permissions they grant")
+def roles(request):
+    return [
+        {"code": r.code, "label": r.label, "description": r.description, "grants": list(r.grants)}
+        for r in ROLES.values()
+    ]
+
+
+@router.get("/users", response=list[UserOut], summary="Users (administrators)")
+@paginate(Pagination, ordering=("id",))
+def list_users(request, **kwargs):
+    services.require(request.user, "accounts.view_user")
+    return User.objects.prefetch_related("groups")
+
+
+@router.post("/users", response={201: UserOut}, summary="Create a user (administrators)")
+def create_user(request, payload: UserIn):
+    services.require(request.user, "accounts.add_user")
+    user = services.create_user(
+        payload.username,
+        roles=payload.roles,
+        email=payload.email,
+        password=payload.password,
+        groups=payload.groups,
+    )
+    return 201, user
+
+
+@router.patch(
+    "/users/{username}",
+    response=UserOut,
+    summary="Change a user's roles, groups, password or active flag (administrators)",
+)
+def update_user(request, username: str, payload: UserPatch):
+    services.require(request.user, "accounts.change_user")
+    user = services.get_user(username)
+    if payload.roles is not None or payload.groups is not None:
+        services.set_roles(
+            user,
+            payload.roles if payload.roles is not None else services.user_roles(user),
+            payload.groups,
+        )
+    if payload.password is not None:
+        services.set_password(user, payload.password)
+    if payload.is_active is not None:
+        services.set_active(user, payload.is_active)
+    return User.objects.prefetch_related("groups").get(pk=user.pk)
+
+
+@router.get(
+    "/tokens",
+    response=list[TokenOut],
+    summary="API tokens: your own, or everyone's for administrators",
+)
+@paginate(Pagination, ordering=("-id",))
+def list_tokens(request, **kwargs):
+    return services.tokens_visible_to(request.user)
+
+
+@router.post(
+    "/tokens",
+    response={201: TokenCreated},
+    summary="Create an API token for yourself; the token text is shown only in this answer",
+)
+def create_token(request, payload: TokenIn):
+    services.require(request.user, "accounts.manage_own_tokens")
+    token, text = services.create_token(
+        request.user, payload.name, expires_in_days=payload.expires_in_days
+    )
+    token.token = text
+    return 201, token
+
+
+@router.delete("/tokens/{token_id}", response=TokenOut, summary="Revoke an API token")
+def revoke_token(request, token_id: int):
+    return services.revoke_token(token_id, by=request.user)

@@ -1,0 +1,210 @@
+"""Users, roles and API tokens: the only writers of accounts state (API, CLI and seed use these)."""
+
+import datetime
+import hmac
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from folio.accounts import audit
+from folio.accounts.models import TOKEN_PREFIX, ApiToken, hash_secret
+from folio.accounts.roles import ROLES
+from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+
+User = get_user_model()
+# Writing last_used_at on every request would turn each read into a write; once a minute
+# is precise enough to tell which tokens are in use.
+TOKEN_TOUCH_INTERVAL = datetime.timedelta(minutes=1)
+
+
+def _check_roles(roles: list[str]) -> list[str]:
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise InvalidInput(
+            f"unknown role {', '.join(unknown)}; roles are {', '.join(ROLES)}",
+            details={"field": "roles", "unknown": unknown},
+        )
+    return sorted(set(roles))
+
+
+def _check_password(password: str, user=None) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidInput(
+            "password rejected: " + " ".join(exc.messages), details={"field": "password"}
+        ) from None
+
+
+def user_roles(user) -> list[str]:
+    return sorted(g.name for g in user.groups.all() if g.name in ROLES)
+
+
+@transaction.atomic
+def create_user(
+    username: str,
+    *,
+    roles: list[str],
+    email: str = "",
+    password: str | None = None,
+    groups: list[str] = (),
+) -> "User":
+    username = (username or "").strip()
+    if not username:
+        raise InvalidInput("username is required", details={"field": "username"})
+    roles = _check_roles(roles)
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict(f"a user named {username!r} exists already", details={"field": "username"})
+    user = User(
+        username=username, email=email, is_staff="admin" in roles, is_superuser="admin" in roles
+    )
+    if password is None:
+        user.set_unusable_password()
+    else:
+        _check_password(password, user)
+        user.set_password(password)
+    user.save()
+    _set_groups(user, roles, groups)
+    audit.record(
+        "user.create",
+        user,
+        summary=f"user {username} ({', '.join(roles)})",
+        changes={"roles": roles, "groups": list(groups)},
+    )
+    return user
+
+
+def _set_groups(user, roles, extra_groups):
+    names = set(roles) | set(extra_groups)
+    groups = [Group.objects.get_or_create(name=n)[0] for n in sorted(names)]
+    user.groups.set(groups)
+
+
+@transaction.atomic
+def set_roles(user, roles: list[str], groups: list[str] | None = None) -> "User":
+    roles = _check_roles(roles)
+    before = user_roles(user)
+    extra = (
+        groups if groups is not None else [g.name for g in user.groups.all() if g.name not in ROLES]
+    )
+    _set_groups(user, roles, extra)
+    user.is_staff = user.is_superuser = "admin" in roles
+    user.save(update_fields=["is_staff", "is_superuser"])
+    audit.record(
+        "user.set_roles",
+        user,
+        summary=f"roles of {user.username}",
+        changes={"roles": [before, roles]},
+    )
+    return user
+
+
+@transaction.atomic
+def set_password(user, password: str) -> None:
+    _check_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit.record("user.set_password", user, summary=f"password of {user.username} changed")
+
+
+@transaction.atomic
+def set_active(user, active: bool) -> None:
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    if not active:
+        ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    audit.record("user.activate" if active else "user.deactivate", user)
+
+
+def get_user(username: str):
+    try:
+        return User.objects.get(username=username)
+    except User.DoesNotExist:
+        raise NotFound(f"no user named {username!r}") from None
+
+
+@transaction.atomic
+def create_token(user, name: str, *, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+    """A new token for `user`; returns the row and the token text, which is never shown again."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("a token needs a name (what it is for)", details={"field": "name"})
+    if len(name) > 100:
+        raise InvalidInput("token name is longer than 100 characters", details={"field": "name"})
+    if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
+        raise InvalidInput(
+            "expires_in_days must be between 1 and 3650", details={"field": "expires_in_days"}
+        )
+    key_id, secret, text = ApiToken.new_secret()
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        key_id=key_id,
+        secret_hash=hash_secret(secret),
+        expires_at=timezone.now() + datetime.timedelta(days=expires_in_days)
+        if expires_in_days
+        else None,
+    )
+    audit.record(
+        "token.create",
+        token,
+        summary=f"token {name!r} for {user.username}",
+        changes={"user": user.username, "expires_at": str(token.expires_at or "")},
+    )
+    return token, text
+
+
+@transaction.atomic
+def revoke_token(token_id: int, *, by) -> ApiToken:
+    token = ApiToken.objects.select_related("user").filter(pk=token_id).first()
+    if token is None:
+        raise NotFound(f"no API token with id {token_id}")
+    if token.user_id != by.pk and not by.has_perm("accounts.manage_tokens"):
+        # Do not reveal that somebody else's token exists.
+        raise NotFound(f"no API token with id {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(
+            "token.revoke", token, summary=f"token {token.name!r} of {token.user.username}"
+        )
+    return token
+
+
+def tokens_visible_to(user):
+    qs = ApiToken.objects.select_related("user")
+    return qs if user.has_perm("accounts.manage_tokens") else qs.filter(user=user)
+
+
+def authenticate_token(text: str):
+    """(user, token) for a valid bearer token, else None. Constant-time on the secret."""
+    if not text or not text.startswith(TOKEN_PREFIX):
+        return None
+    key_id, sep, secret = text[len(TOKEN_PREFIX) :].partition("_")
+    if not sep or not key_id or not secret:
+        return None
+    token = ApiToken.objects.select_related("user").filter(key_id=key_id).first()
+    if token is None:
+        hmac.compare_digest(hash_secret(secret), "0" * 64)  # same work either way
+        return None
+    if not hmac.compare_digest(hash_secret(secret), token.secret_hash):
+        return None
+    if not token.is_active or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user, token
+
+
+def require(user, perm: str) -> None:
+    if not user.has_perm(perm):
+        raise PermissionDenied(
+            f"your role does not allow this ({perm})", details={"permission": perm}
+        )

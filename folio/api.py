@@ -1,0 +1,238 @@
+"""The REST API: one NinjaAPI with authentication, the one error body, pagination and routers.
+
+Every operation requires a signed-in session (with CSRF on writes) or an API token sent as
+`Authorization: Bearer folio_…`, except /api/health. Each domain app contributes a router.
+"""
+
+import logging
+from functools import wraps
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import connection
+from django.http import Http404, HttpRequest, JsonResponse
+from ninja import NinjaAPI, Schema
+from ninja.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    HttpError,
+    Throttled,
+    ValidationError,
+)
+from ninja.pagination import CursorPagination
+from ninja.security import APIKeyCookie, HttpBearer
+from ninja.throttling import AuthRateThrottle
+
+from folio import __version__
+from folio.accounts.audit import Actor, set_actor
+from folio.accounts.middleware import client_ip
+from folio.accounts.services import authenticate_token
+from folio.errors import FolioError
+
+log = logging.getLogger("folio.api")
+
+
+class BearerToken(HttpBearer):
+    openapi_description = (
+        "An API token: `Authorization: Bearer folio_…` (see `folio token create`)."
+    )
+
+    def authenticate(self, request: HttpRequest, token: str):
+        found = authenticate_token(token)
+        if found is None:
+            return None
+        user, api_token = found
+        request.user = user
+        request.api_token = api_token
+        set_actor(Actor(user=user, token=api_token, via="api", ip=client_ip(request)))
+        return user
+
+
+class Session(APIKeyCookie):
+    """The browser's Django session; writes need the CSRF token like any form."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def authenticate(self, request: HttpRequest, key):
+        if request.user.is_authenticated:
+            set_actor(Actor(user=request.user, via="web", ip=client_ip(request)))
+            return request.user
+        return None
+
+
+def error_response(request, status: int, code: str, message: str, details=None, headers=None):
+    response = JsonResponse(
+        {"error": {"code": code, "message": message, "details": details}}, status=status
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+api = NinjaAPI(
+    title="Folio API",
+    version="1",
+    description=(
+        "Product information and digital assets, linked by SKU. Authenticate with an API token "
+        "(`Authorization: Bearer folio_…`) or a browser session. Errors always have the body "
+        '`{"error": {"code", "message", "details"}}`. Lists use cursor pagination: pass the '
+        "`next` value back as `cursor`."
+    ),
+    auth=[BearerToken(), Session()],
+    throttle=[AuthRateThrottle(settings.API_RATE_LIMIT)],
+    urls_namespace="api",
+    docs_decorator=None,  # set below: docs need a signed-in user too
+)
+
+
+@api.exception_handler(FolioError)
+def _folio_error(request, exc: FolioError):
+    return error_response(request, exc.status, exc.code, exc.message, exc.details)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request, exc: ValidationError):
+    details = [
+        {
+            "where": ".".join(str(p) for p in e.get("loc", ())),
+            "problem": e.get("msg", ""),
+            "type": e.get("type", ""),
+        }
+        for e in exc.errors
+    ]
+    where = "; ".join(f"{d['where']}: {d['problem']}" for d in details[:5])
+    return error_response(request, 422, "invalid", f"invalid request ({where})", details)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request, exc):
+    return error_response(
+        request,
+        401,
+        "unauthenticated",
+        "sign in, or send a valid API token as 'Authorization: Bearer folio_…' "
+        "(the token may be missing, revoked or expired)",
+        headers={"WWW-Authenticate": 'Bearer realm="folio"'},
+    )
+
+
+@api.exception_handler(AuthorizationError)
+@api.exception_handler(DjangoPermissionDenied)
+def _forbidden(request, exc):
+    return error_response(request, 403, "forbidden", str(exc) or "your role does not allow this")
+
+
+@api.exception_handler(Throttled)
+def _throttled(request, exc: Throttled):
+    wait = getattr(exc, "wait", None)
+    return error_response(
+        request,
+        429,
+        "rate_limited",
+        "too many requests; slow down and retry later",
+        {"retry_after_seconds": wait},
+        headers={"Retry-After": str(int(wait or 1))},
+    )
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request, exc):
+    return error_response(request, 413, "too_large", "the request body is larger than allowed")
+
+
+@api.exception_handler(Http404)
+@api.exception_handler(ObjectDoesNotExist)
+def _not_found(request, exc):
+    return error_response(request, 404, "not_found", str(exc) or "not found")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    codes = {
+        400: "bad_request",
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        409: "conflict",
+        413: "too_large",
+        422: "invalid",
+        429: "rate_limited",
+    }
+    return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
+
+
+@api.exception_handler(Exception)
+def _unexpected(request, exc):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(
+        request,
+        500,
+        "internal_error",
+        "something went wrong on our side; the error has been logged",
+    )
+
+
+# Keyset pagination: stable order, opaque cursor, no offset scans. Ninja's cursor paginator
+# seeks by the first ordering field, so every list passes a unique field first
+# (`@paginate(Pagination, ordering=("-id",))`) and a page never skips or repeats a row.
+Pagination = CursorPagination
+
+
+class Health(Schema):
+    status: str
+    version: str
+    database: str
+
+
+@api.get(
+    "/health",
+    auth=None,
+    throttle=[],
+    response=Health,
+    tags=["meta"],
+    summary="Liveness and database reachability (no authentication)",
+)
+def health(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"status": "ok", "version": __version__, "database": connection.vendor}
+
+
+def _require_login_or_token(view):
+    """Docs and schema are for signed-in users and token holders, like everything else."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            header = request.headers.get("Authorization", "")
+            found = (
+                authenticate_token(header[7:].strip())
+                if header.lower().startswith("bearer ")
+                else None
+            )
+            if found is None:
+                if request.path.endswith(".json"):
+                    return _unauthenticated(request, None)
+                from django.contrib.auth.views import redirect_to_login
+
+                return redirect_to_login(request.get_full_path())
+            request.user = found[0]
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+api.docs_decorator = _require_login_or_token
+
+
+def _add_routers():
+    from folio.accounts.api import router as accounts_router
+    from folio.jobs.api import router as jobs_router
+
+    api.add_router("/v1/", accounts_router)
+    api.add_router("/v1/", jobs_router)
+
+
+_add_routers()

@@ -1,0 +1,370 @@
+"""The one way to run long work in the background, and to see how it is going.
+
+Domain apps declare a job with `@job("…label…")` on a plain function taking a JobContext and
+keyword parameters, then call `start_job(that_function, **params)`. Every job runs through
+the single Django task `run_job`, so any Tasks backend (the embedded database worker today, a
+Redis queue when scaled out) runs the same code.
+"""
+
+import contextlib
+import datetime
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cronsim import CronSim, CronSimError
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from folio.accounts import audit
+from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from folio.jobs.models import Job, Schedule, Worker
+from folio.versioning import save_versioned
+
+log = logging.getLogger("folio.jobs")
+
+
+class JobCancelled(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    label: str
+    func: Callable
+    max_attempts: int
+    schedulable: bool
+
+
+REGISTRY: dict[str, JobSpec] = {}
+
+
+def job(label: str, *, max_attempts: int = 1, schedulable: bool = False):
+    """Declare a background job. `max_attempts` > 1 only for jobs that are safe to re-run
+    from the start after a worker died mid-way (they must be idempotent)."""
+
+    def register(func):
+        name = f"{func.__module__}.{func.__qualname__}"
+        REGISTRY[name] = JobSpec(name, label, func, max_attempts, schedulable)
+        func.job_name = name
+        return func
+
+    return register
+
+
+def get_spec(name: str) -> JobSpec:
+    if name not in REGISTRY:
+        # The job's module may not be imported in this process yet.
+        with contextlib.suppress(ImportError):
+            import_string(name)
+    if name not in REGISTRY:
+        raise NotFound(f"no job named {name!r}")
+    return REGISTRY[name]
+
+
+class JobContext:
+    """Handed to a running job: report progress and per-item errors, notice cancellation."""
+
+    FLUSH_EVERY = 0.5  # seconds; progress is written in batches, not per item
+
+    def __init__(self, job_row: Job):
+        self.job = job_row
+        self._last_flush = 0.0
+
+    def set_total(self, total: int) -> None:
+        self.job.progress_total = total
+        self.flush(force=True)
+
+    def advance(self, n: int = 1, *, ok: int | None = None) -> None:
+        self.job.progress_done += n
+        self.job.items_ok += n if ok is None else ok
+        self.flush()
+
+    def item_failed(self, item: str, message: str, **where) -> None:
+        """Record one failed item (the job goes on). `where` names row, column, attribute…"""
+        self.job.progress_done += 1
+        self.job.items_failed += 1
+        if len(self.job.errors) < Job.MAX_KEPT_ERRORS:
+            self.job.errors.append({"item": str(item), "message": message, **where})
+        self.flush()
+
+    def flush(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_flush < self.FLUSH_EVERY:
+            return
+        self._last_flush = now
+        Job.objects.filter(pk=self.job.pk).update(
+            progress_done=self.job.progress_done,
+            progress_total=self.job.progress_total,
+            items_ok=self.job.items_ok,
+            items_failed=self.job.items_failed,
+            errors=self.job.errors,
+        )
+        if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
+            raise JobCancelled()
+
+
+def start_job(func_or_name, *, label: str | None = None, user=None, schedule=None, **params) -> Job:
+    """Create the Job row and enqueue it once the surrounding transaction commits."""
+    spec = get_spec(func_or_name if isinstance(func_or_name, str) else func_or_name.job_name)
+    actor_user = user if user is not None else audit.current_actor().user
+    row = Job.objects.create(
+        kind=spec.name,
+        label=label or spec.label,
+        params=params,
+        created_by=actor_user if getattr(actor_user, "pk", None) else None,
+        schedule=schedule,
+        max_attempts=spec.max_attempts,
+    )
+    transaction.on_commit(lambda: _enqueue(row.pk))
+    return row
+
+
+def _enqueue(job_id) -> None:
+    from folio.jobs.tasks import run_job
+
+    result = run_job.enqueue(str(job_id))
+    Job.objects.filter(pk=job_id, task_result_id="").update(task_result_id=str(result.id))
+
+
+def execute(job_id: str, worker_id: str) -> None:
+    """Run one job in this process (called by the `run_job` task)."""
+    with transaction.atomic():
+        row = Job.objects.select_for_update().filter(pk=job_id).first()
+        if row is None or row.is_finished:
+            return  # cancelled (or pruned) before a worker got to it
+        row.status = Job.Status.RUNNING
+        row.started_at = row.started_at or timezone.now()
+        row.attempts += 1
+        row.worker_id = worker_id[:64]
+        row.save(update_fields=["status", "started_at", "attempts", "worker_id"])
+    spec = get_spec(row.kind)
+    ctx = JobContext(row)
+    user = row.created_by
+    try:
+        with audit.acting_as(user, via="job"):
+            result = spec.func(ctx, **row.params)
+    except JobCancelled:
+        _finish(row, Job.Status.CANCELLED, message="cancelled on request")
+    except Exception as exc:  # the job failed as a whole; record why, the worker goes on
+        log.exception("job %s (%s) failed", row.pk, row.kind)
+        _finish(row, Job.Status.FAILED, message=f"{type(exc).__name__}: {exc}"[:2000])
+    else:
+        _finish(row, Job.Status.SUCCEEDED, result=result)
+
+
+def _finish(row: Job, status: str, *, message: str = "", result=None) -> None:
+    row.status = status
+    row.finished_at = timezone.now()
+    row.message = message
+    row.result = result
+    Job.objects.filter(pk=row.pk).update(
+        status=status,
+        finished_at=row.finished_at,
+        message=message,
+        result=result,
+        progress_done=row.progress_done,
+        progress_total=row.progress_total,
+        items_ok=row.items_ok,
+        items_failed=row.items_failed,
+        errors=row.errors,
+    )
+
+
+def visible_jobs(user):
+    qs = Job.objects.all()
+    return qs if user.has_perm("jobs.view_job") else qs.filter(created_by=user)
+
+
+def get_job(job_id, user) -> Job:
+    row = visible_jobs(user).filter(pk=job_id).first()
+    if row is None:
+        raise NotFound(f"no job {job_id}")
+    return row
+
+
+@transaction.atomic
+def cancel_job(job_id, user) -> Job:
+    row = get_job(job_id, user)
+    if row.created_by_id != user.pk and not user.has_perm("jobs.change_job"):
+        raise PermissionDenied("only the job's starter or an administrator can cancel it")
+    if row.is_finished:
+        raise Conflict(f"the job has {row.status} already", details={"status": row.status})
+    if row.status == Job.Status.QUEUED:
+        _finish(row, Job.Status.CANCELLED, message="cancelled before it started")
+    else:
+        Job.objects.filter(pk=row.pk).update(cancel_requested=True)
+        row.cancel_requested = True
+    audit.record("job.cancel", row, summary=row.label)
+    return row
+
+
+# --- workers and the reaper -------------------------------------------------------------------
+
+
+def heartbeat(worker_id: str, hostname: str, pid: int) -> None:
+    Worker.objects.update_or_create(
+        worker_id=worker_id,
+        defaults={"hostname": hostname, "pid": pid, "last_seen": timezone.now()},
+    )
+
+
+def live_worker_ids() -> set[str]:
+    cutoff = timezone.now() - datetime.timedelta(seconds=settings.JOB_WORKER_DEAD_AFTER)
+    return set(Worker.objects.filter(last_seen__gte=cutoff).values_list("worker_id", flat=True))
+
+
+def reap_dead_jobs() -> dict:
+    """Jobs left running by a worker that stopped beating are retried or marked failed."""
+    from django_tasks_db.models import DBTaskResult
+
+    alive = live_worker_ids()
+    retried = failed = 0
+    for row in Job.objects.filter(status=Job.Status.RUNNING).exclude(worker_id__in=alive):
+        if row.worker_id == "inline":
+            continue
+        with transaction.atomic():
+            claimed = Job.objects.filter(
+                pk=row.pk, status=Job.Status.RUNNING, worker_id=row.worker_id
+            )
+            if row.attempts < row.max_attempts and not row.cancel_requested:
+                if claimed.update(
+                    status=Job.Status.QUEUED,
+                    task_result_id="",
+                    message=f"worker {row.worker_id} died; retrying",
+                ):
+                    retried += 1
+                    transaction.on_commit(lambda pk=row.pk: _enqueue(pk))
+            elif claimed.update(
+                status=Job.Status.FAILED,
+                finished_at=timezone.now(),
+                message=f"the worker running this job ({row.worker_id}) died; "
+                "partial progress is kept, start the job again",
+            ):
+                failed += 1
+    # The task rows of dead workers would otherwise stay "running" forever.
+    orphaned = 0
+    for result in DBTaskResult.objects.filter(status="RUNNING"):
+        if result.worker_ids and result.worker_ids[-1] not in alive:
+            result.set_failed(RuntimeError(f"worker {result.worker_ids[-1]} died"))
+            orphaned += 1
+    stale = timezone.now() - datetime.timedelta(seconds=settings.JOB_WORKER_DEAD_AFTER * 10)
+    Worker.objects.filter(last_seen__lt=stale).delete()
+    return {"retried": retried, "failed": failed, "task_results_failed": orphaned}
+
+
+def prune_finished(days: int | None = None) -> dict:
+    from django_tasks_db.models import DBTaskResult
+
+    days = settings.JOB_RETENTION_DAYS if days is None else days
+    cutoff = timezone.now() - datetime.timedelta(days=days)
+    jobs, _ = Job.objects.filter(status__in=Job.FINISHED, finished_at__lt=cutoff).delete()
+    results, _ = DBTaskResult.objects.filter(
+        Q(status="SUCCESSFUL") | Q(status="FAILED"), finished_at__lt=cutoff
+    ).delete()
+    return {"jobs_deleted": jobs, "task_results_deleted": results}
+
+
+# --- schedules ---------------------------------------------------------------------------------
+
+
+def next_run(schedule: Schedule, after: datetime.datetime) -> datetime.datetime:
+    if schedule.every_seconds:
+        return after + datetime.timedelta(seconds=schedule.every_seconds)
+    return next(CronSim(schedule.cron, after.astimezone(datetime.UTC)))
+
+
+def _validate_schedule(schedule: Schedule) -> None:
+    if bool(schedule.every_seconds) == bool(schedule.cron):
+        raise InvalidInput(
+            "a schedule needs either every_seconds or cron, not both",
+            details={"schedule": schedule.name, "field": "every_seconds/cron"},
+        )
+    if schedule.every_seconds is not None and schedule.every_seconds < 10:
+        raise InvalidInput(
+            "every_seconds must be at least 10",
+            details={"schedule": schedule.name, "field": "every_seconds"},
+        )
+    if schedule.cron:
+        try:
+            CronSim(schedule.cron, timezone.now())
+        except CronSimError as exc:
+            raise InvalidInput(
+                f"cron expression {schedule.cron!r} is invalid: {exc}",
+                details={"schedule": schedule.name, "field": "cron"},
+            ) from None
+    spec = get_spec(schedule.job)
+    if not spec.schedulable:
+        raise InvalidInput(
+            f"job {schedule.job!r} cannot be scheduled",
+            details={"schedule": schedule.name, "field": "job"},
+        )
+
+
+def schedule_snapshot(s: Schedule) -> dict:
+    return {
+        "name": s.name,
+        "version": s.version,
+        "job": s.job,
+        "params": s.params,
+        "every_seconds": s.every_seconds,
+        "cron": s.cron,
+        "enabled": s.enabled,
+        "next_run_at": s.next_run_at.isoformat() if s.next_run_at else None,
+    }
+
+
+@transaction.atomic
+def update_schedule(name: str, *, expected_version: int | None, **changes) -> Schedule:
+    schedule = Schedule.objects.filter(name=name).first()
+    if schedule is None:
+        raise NotFound(f"no schedule named {name!r}")
+    before = schedule_snapshot(schedule)
+    allowed = {"enabled", "every_seconds", "cron", "params", "description"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(sorted(unknown))} of a schedule")
+    for field, value in changes.items():
+        setattr(schedule, field, value)
+    if changes.get("cron"):
+        schedule.every_seconds = None
+    if changes.get("every_seconds"):
+        schedule.cron = ""
+    _validate_schedule(schedule)
+    if {"every_seconds", "cron", "enabled"} & set(changes):
+        schedule.next_run_at = next_run(schedule, timezone.now())
+    fields = sorted(set(changes) | {"every_seconds", "cron", "next_run_at"})
+    save_versioned(schedule, expected_version, fields, snapshot=schedule_snapshot)
+    after = schedule_snapshot(schedule)
+    audit.record(
+        "schedule.update",
+        schedule,
+        summary=f"schedule {name}",
+        changes={k: [before[k], after[k]] for k in after if before[k] != after[k]},
+    )
+    return schedule
+
+
+def run_due_schedules(now: datetime.datetime | None = None) -> list[Job]:
+    """Start the job of every due schedule once, however many schedulers run."""
+    now = now or timezone.now()
+    started = []
+    for schedule in Schedule.objects.filter(enabled=True, next_run_at__lte=now):
+        with transaction.atomic():
+            claimed = Schedule.objects.filter(
+                pk=schedule.pk, next_run_at=schedule.next_run_at
+            ).update(next_run_at=next_run(schedule, now), last_run_at=now)
+            if not claimed:
+                continue  # another scheduler took it
+            running = Job.objects.filter(schedule=schedule).exclude(status__in=Job.FINISHED)
+            if running.exists():
+                log.info("schedule %s: previous run still going, skipped", schedule.name)
+                continue
+            with audit.acting_as(None, via="system"):
+                started.append(start_job(schedule.job, schedule=schedule, **schedule.params))
+    return started

@@ -1,0 +1,235 @@
+"""Folio settings: everything an operator changes comes from FOLIO_* environment variables.
+
+docs/configuration.md lists each variable; nothing else in the code reads the environment.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = env(name)
+    if value is None:
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    value = env(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+
+
+VAR_DIR = Path(env("FOLIO_VAR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """FOLIO_SECRET_KEY, or a key generated once and kept under ./var (never logged)."""
+    configured = env("FOLIO_SECRET_KEY")
+    if configured:
+        return configured
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(64))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("FOLIO_DEBUG", False)
+ALLOWED_HOSTS = [h.strip() for h in env("FOLIO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in (env("FOLIO_CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o.strip()
+]
+
+# The base URL that feeds, share links and public rendition URLs use. Deliberately no default:
+# a published feed must never point at 127.0.0.1 unless an operator says so.
+PUBLIC_URL = (env("FOLIO_PUBLIC_URL") or "").rstrip("/") or None
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "ninja",
+    "folio.accounts",
+    "folio.jobs",
+    "folio.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "folio.accounts.middleware.ActorMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "folio.urls"
+WSGI_APPLICATION = "folio.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database(url: str) -> dict:
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except Exception as exc:  # dj-database-url raises several types for a bad URL
+        raise ImproperlyConfigured(f"FOLIO_DATABASE_URL is not a database URL: {exc}") from exc
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets readers run beside the one writer; IMMEDIATE transactions take the write
+        # lock up front, so the web server and the worker wait (busy timeout) instead of
+        # failing with "database is locked" half-way through a transaction.
+        config["CONN_MAX_AGE"] = 0
+        config["CONN_HEALTH_CHECKS"] = False
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": (
+                "PRAGMA journal_mode=WAL;"
+                "PRAGMA synchronous=NORMAL;"
+                "PRAGMA foreign_keys=ON;"
+                "PRAGMA busy_timeout=30000;"
+            ),
+        }
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    elif config["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "FOLIO_DATABASE_URL must be sqlite:///… or postgresql://…, "
+            f"not {config['ENGINE'].rsplit('.', 1)[-1]}"
+        )
+    return config
+
+
+DATABASE_URL = env("FOLIO_DATABASE_URL", f"sqlite:///{VAR_DIR / 'folio.sqlite3'}")
+DATABASES = {"default": _database(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTHENTICATION_BACKENDS = ["folio.accounts.backends.RoleBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = Path(env("FOLIO_MEDIA", str(VAR_DIR / "media"))).resolve()
+MEDIA_URL = "media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# Limits on every request body; uploads of large files get their own streamed path.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("FOLIO_MAX_REQUEST_BYTES", 25 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+
+# Background jobs: Django's Tasks API. "database" is the embedded default (django-tasks-db's
+# worker, started by `folio serve`); "immediate" runs jobs inline (useful for scripts).
+JOB_BACKEND = env("FOLIO_JOB_BACKEND", "database")
+_TASK_BACKENDS = {
+    "database": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]},
+    "immediate": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"},
+}
+if JOB_BACKEND not in _TASK_BACKENDS:
+    raise ImproperlyConfigured(
+        f"FOLIO_JOB_BACKEND must be one of {', '.join(sorted(_TASK_BACKENDS))}, not {JOB_BACKEND!r}"
+    )
+TASKS = {"default": _TASK_BACKENDS[JOB_BACKEND]}
+# A worker that has not written its heartbeat for this long is taken for dead; its jobs are
+# retried (up to the job's attempt limit) or marked failed.
+JOB_WORKER_DEAD_AFTER = env_int("FOLIO_JOB_WORKER_DEAD_AFTER", 60)
+JOB_RETENTION_DAYS = env_int("FOLIO_JOB_RETENTION_DAYS", 30)
+
+# Security defaults. FOLIO_HTTPS=true turns on secure cookies and HSTS behind TLS.
+HTTPS = env_bool("FOLIO_HTTPS", False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 31_536_000
+
+API_RATE_LIMIT = env("FOLIO_API_RATE_LIMIT", "600/m")
+NINJA_PAGINATION_PER_PAGE = 50
+NINJA_PAGINATION_MAX_PER_PAGE_SIZE = 500
+
+# `folio serve`: where to listen, how many web processes, and first-run credentials.
+BIND = env("FOLIO_BIND", "127.0.0.1:8000")
+WEB_WORKERS = env_int("FOLIO_WEB_WORKERS", 2)
+ADMIN_PASSWORD = env("FOLIO_ADMIN_PASSWORD")
+DEMO_PASSWORD = env("FOLIO_DEMO_PASSWORD")
+
+LOG_LEVEL = env("FOLIO_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django_tasks_db": {"level": "WARNING"},
+    },
+}

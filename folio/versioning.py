@@ -1,0 +1,81 @@
+"""Optimistic concurrency for every editable object.
+
+Each versioned row carries a `version` number. A write names the version it was based on; the
+UPDATE only matches when that is still the current version, so a stale write changes nothing
+and is answered with 409 and the current state. The API exposes the version as an ETag and
+accepts it back in If-Match (or as `version` in the body).
+"""
+
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models import F
+
+from folio.errors import InvalidInput, StaleWrite
+
+
+class VersionedModel(models.Model):
+    version = models.PositiveIntegerField(default=1, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version}"'
+
+
+def parse_if_match(header: str | None) -> int | None:
+    """The version an If-Match header names: `W/"3"`, `"3"` or `3`; None when absent."""
+    if not header or header.strip() == "*":
+        return None
+    raw = header.strip()
+    if raw.startswith("W/"):
+        raw = raw[2:]
+    raw = raw.strip('"')
+    if not raw.isdigit():
+        raise InvalidInput(
+            'If-Match must carry the ETag of the version you edited, e.g. W/"3"',
+            details={"header": "If-Match", "value": header},
+        )
+    return int(raw)
+
+
+def save_versioned(
+    instance: VersionedModel,
+    expected_version: int | None,
+    fields: list[str],
+    snapshot=None,
+) -> VersionedModel:
+    """Write `fields` of `instance` only if the stored row is still at `expected_version`.
+
+    `expected_version=None` means the caller did not say (a last-writer-wins write); the
+    version is still bumped so later conditional writes see the change. `snapshot` turns the
+    current row into the details of a StaleWrite so the caller can merge and retry.
+    """
+    model = type(instance)
+    with transaction.atomic():
+        qs = model._default_manager.filter(pk=instance.pk)
+        if expected_version is not None:
+            qs = qs.filter(version=expected_version)
+        values: dict[str, Any] = {f: getattr(instance, f) for f in fields}
+        # auto_now is not applied by queryset.update(); keep updated_at truthful.
+        instance.updated_at = models.functions.Now()
+        values["updated_at"] = models.functions.Now()
+        updated = qs.update(version=F("version") + 1, **values)
+        if updated == 0:
+            current = model._default_manager.filter(pk=instance.pk).first()
+            if current is None:
+                raise StaleWrite(f"{model._meta.verbose_name} was deleted meanwhile")
+            raise StaleWrite(
+                f"{model._meta.verbose_name} was changed by someone else "
+                f"(you edited version {expected_version}, it is now at {current.version}); "
+                "reload it and apply your change again",
+                details={
+                    "current_version": current.version,
+                    "current": snapshot(current) if snapshot else None,
+                },
+            )
+        instance.refresh_from_db(fields=["version", "updated_at"])
+    return instance
