@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "ninja",
     "folio.accounts",
     "folio.jobs",
+    "folio.catalog",
     "folio.web",
 ]
 

@@ -1,0 +1,1 @@
+"""The catalog's background jobs (bulk edit, completeness recomputation)."""

@@ -1,0 +1,998 @@
+"""Products and product models: the only writers of product facts.
+
+Every write, single or bulk, goes through the same two steps:
+1. `_prepare` validates one item completely (fields, values, variant level, axes, uniqueness,
+   references) against a `Structure` snapshot and computes the new state and its history
+   entry — without touching the database;
+2. `_apply` writes a batch of prepared items with a fixed number of statements: product rows,
+   categories and groups, the filter index, completeness, history, the search index and the
+   audit log.
+So an item is saved whole or not at all, and thousands of items cost a handful of queries.
+"""
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from folio.accounts import audit
+from folio.catalog import completeness
+from folio.catalog import values as v
+from folio.catalog.models import (
+    Association,
+    AssociationType,
+    Category,
+    Channel,
+    Completeness,
+    Family,
+    Product,
+    ProductChange,
+    ProductGroup,
+    ProductModel,
+    Proposal,
+    ValueIndex,
+    sku_validator,
+)
+from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleWrite
+
+log = logging.getLogger("folio.catalog")
+PRODUCT_FIELDS = {
+    "sku",
+    "family",
+    "parent",
+    "enabled",
+    "categories",
+    "groups",
+    "values",
+    "associations",
+    "version",
+}
+BATCH = 1000
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def get_product(sku: str) -> Product:
+    product = (
+        Product.objects.select_related("family", "parent__parent", "parent__family_variant")
+        .filter(sku=sku)
+        .first()
+    )
+    if product is None:
+        raise NotFound(f"no product with SKU {sku!r}", details={"sku": sku})
+    return product
+
+
+def model_chain(product: Product) -> list[ProductModel]:
+    """Root model first, then the sub-model, for a variant product; [] otherwise."""
+    chain = []
+    node = product.parent
+    while node is not None:
+        chain.insert(0, node)
+        node = node.parent
+    return chain
+
+
+def resolved_values(product: Product) -> dict:
+    return v.resolve(*(m.values for m in model_chain(product)), product.values)
+
+
+def value_origins(product: Product) -> dict[str, str]:
+    """Where each attribute's values come from: "self" or the code of the product model."""
+    origins = {}
+    for m in model_chain(product):
+        origins.update({code: m.code for code in m.values})
+    origins.update({code: "self" for code in product.values})
+    return origins
+
+
+def needs_review(product_family_id: int | None, user) -> bool:
+    if user is not None and user.has_perm("catalog.review_product"):
+        return False
+    if Channel.objects.filter(requires_review=True).exists():
+        return True
+    return (
+        bool(product_family_id)
+        and Family.objects.filter(pk=product_family_id, requires_review=True).exists()
+    )
+
+
+# --- preparing a write ----------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """One validated write, ready to apply."""
+
+    product: Product
+    created: bool
+    changes: list[dict]
+    categories: list[int] | None = None  # None: unchanged
+    groups: list[int] | None = None
+    associations: list[Association] | None = None
+    action: str = "update"
+    resolved: dict = field(default_factory=dict)
+    proposal: Proposal | None = None
+
+
+class Lookups:
+    """Codes → rows, loaded once per batch so that validating N items costs O(1) queries."""
+
+    def __init__(self, items: list[dict]):
+        def codes(key):
+            out = set()
+            for it in items:
+                val = it.get(key)
+                if isinstance(val, list):
+                    out.update(x for x in val if isinstance(x, str))
+                elif isinstance(val, str):
+                    out.add(val)
+            return out
+
+        self.families = {f.code: f for f in Family.objects.filter(code__in=codes("family"))}
+        self.models = {
+            m.code: m
+            for m in ProductModel.objects.select_related("parent", "family_variant__family").filter(
+                code__in=codes("parent")
+            )
+        }
+        self.categories = dict(
+            Category.objects.filter(code__in=codes("categories")).values_list("code", "id")
+        )
+        self.groups = dict(
+            ProductGroup.objects.filter(code__in=codes("groups")).values_list("code", "id")
+        )
+        self.association_types = {t.code: t for t in AssociationType.objects.all()}
+
+
+def _check_fields(item: dict, errors: v.ValueErrors) -> None:
+    unknown = set(item) - PRODUCT_FIELDS
+    for name in sorted(unknown):
+        errors.add(name, "unknown field")
+
+
+def _codes(item: dict, key: str, known: dict, errors: v.ValueErrors, what: str) -> list[int] | None:
+    if key not in item:
+        return None
+    codes = item[key]
+    if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+        errors.add(key, f"expected a list of {what} codes")
+        return None
+    missing = [c for c in codes if c not in known]
+    if missing:
+        errors.add(key, f"unknown {what} {', '.join(map(repr, missing))}")
+        return None
+    return sorted({known[c] for c in codes})
+
+
+def _variant_rules(parent: ProductModel, structure: v.Structure):
+    """(allowed attribute codes, explanation of wrong levels, axis codes) for a variant."""
+    fv = parent.family_variant
+    levels = structure.variant_levels.get(fv.pk, {})
+    depth = max((lvl for lvl, _ in levels.values()), default=1)
+    family_attrs = structure.family_attributes.get(fv.family_id, frozenset())
+    allowed = frozenset(c for c, (lvl, _) in levels.items() if lvl == depth)
+    wrong = {}
+    for code in family_attrs - allowed:
+        lvl = levels.get(code, (0, False))[0]
+        owner = "the root product model" if lvl == 0 else "the sub product model"
+        wrong[code] = f"belongs to {owner} (variant level {lvl}), not to the variant product"
+    axes = tuple(sorted(c for c, (lvl, axis) in levels.items() if lvl == depth and axis))
+    return allowed, wrong, axes, depth
+
+
+def _axis_key(document: dict, axes: tuple[str, ...]) -> tuple:
+    return tuple(repr(v.value_of(document, code, None, None)) for code in axes)
+
+
+def prepare_product(
+    item: dict,
+    existing: Product | None,
+    structure: v.Structure,
+    lookups: Lookups,
+    *,
+    partial: bool,
+    expected_version: int | None = None,
+) -> tuple[Prepared | None, v.ValueErrors]:
+    errors = v.ValueErrors()
+    _check_fields(item, errors)
+    sku = item.get("sku") if existing is None else existing.sku
+    if existing is None:
+        if not isinstance(sku, str) or not sku:
+            errors.add("sku", "a SKU is required")
+            return None, errors
+        try:
+            sku_validator(sku)
+        except Exception as exc:  # ValidationError carries the rule's message
+            errors.add("sku", " ".join(getattr(exc, "messages", [str(exc)])))
+            return None, errors
+    elif "sku" in item and item["sku"] != existing.sku:
+        errors.add("sku", f"a SKU cannot change once created (it is {existing.sku!r})")
+    if (
+        existing is not None
+        and expected_version is not None
+        and existing.version != expected_version
+    ):
+        raise StaleWrite(
+            f"product {existing.sku} was changed by someone else (you edited version "
+            f"{expected_version}, it is now at {existing.version}); "
+            "reload and apply your change again",
+            details={"current_version": existing.version, "current": serialize(existing)},
+        )
+
+    product = existing or Product(sku=sku)
+    old_values = dict(existing.values) if existing else {}
+    changes: list[dict] = []
+
+    # parent (variant) and family
+    parent = existing.parent if existing else None
+    if "parent" in item:
+        code = item["parent"]
+        if code in (None, ""):
+            if existing and existing.parent_id:
+                errors.add("parent", "a variant cannot be detached from its product model")
+            parent = None
+        elif code not in lookups.models:
+            errors.add("parent", f"unknown product model {code!r}")
+        else:
+            parent = lookups.models[code]
+            if existing and existing.parent_id and existing.parent_id != parent.pk:
+                changes.append({"field": "parent", "old": existing.parent.code, "new": parent.code})
+    family = existing.family if existing else None
+    if parent is not None:
+        fv_family = parent.family_variant.family
+        if "family" in item and item["family"] not in (None, fv_family.code):
+            errors.add("family", f"a variant of {parent.code} has the family {fv_family.code}")
+        family = fv_family
+    elif "family" in item:
+        code = item["family"]
+        if code in (None, ""):
+            family = None
+        elif code not in lookups.families:
+            errors.add("family", f"unknown family {code!r}")
+        else:
+            family = lookups.families[code]
+    if (existing.family_id if existing else None) != (family.pk if family else None):
+        changes.append(
+            {
+                "field": "family",
+                "old": existing.family.code if existing and existing.family else None,
+                "new": family.code if family else None,
+            }
+        )
+
+    # values
+    allowed, wrong, axes, depth = None, None, (), 0
+    if parent is not None:
+        allowed, wrong, axes, depth = _variant_rules(parent, structure)
+        if depth == 2 and parent.parent_id is None:
+            errors.add(
+                "parent",
+                f"{parent.code} is a root model; variants of this family "
+                "variant hang under a sub product model",
+            )
+        elif depth == 1 and parent.parent_id is not None:
+            errors.add(
+                "parent", f"{parent.code} is a sub product model of a one-level family variant"
+            )
+    elif family is not None:
+        allowed = structure.family_attributes.get(family.pk, frozenset())
+    new_values = old_values
+    if "values" in item:
+        checked = v.check_document(
+            item["values"], structure, errors, allowed=allowed, wrong_level=wrong, partial=partial
+        )
+        new_values = v.merge(old_values, checked) if partial else v.normalise_order(checked)
+    changes.extend(v.diff(old_values, new_values))
+    for code in axes:
+        if v.value_of(new_values, code, None, None) is None:
+            errors.add(code, "is a variant axis: every variant needs a value")
+
+    enabled = existing.enabled if existing else True
+    if "enabled" in item:
+        if not isinstance(item["enabled"], bool):
+            errors.add("enabled", "expected true or false")
+        else:
+            if existing and existing.enabled != item["enabled"]:
+                changes.append(
+                    {"field": "enabled", "old": existing.enabled, "new": item["enabled"]}
+                )
+            enabled = item["enabled"]
+
+    categories = _codes(item, "categories", lookups.categories, errors, "category")
+    groups = _codes(item, "groups", lookups.groups, errors, "group")
+    associations = _associations(item, lookups, errors)
+    if errors:
+        return None, errors
+
+    product.family = family
+    product.parent = parent
+    product.enabled = enabled
+    product.values = new_values
+    prepared = Prepared(
+        product=product,
+        created=existing is None,
+        changes=changes,
+        categories=categories,
+        groups=groups,
+        associations=associations,
+        action="create" if existing is None else "update",
+    )
+    prepared.axes = (axes, _axis_key(new_values, axes)) if axes else None
+    return prepared, errors
+
+
+def _associations(item: dict, lookups: Lookups, errors: v.ValueErrors):
+    """{"X_SELL": {"products": ["SKU", …], "product_models": […], "groups": […]},
+    "PACK": {"products": [{"sku": "FILTER-2", "quantity": 2}]}} → unsaved Association rows."""
+    if "associations" not in item:
+        return None
+    data = item["associations"]
+    if not isinstance(data, dict):
+        errors.add("associations", "expected an object keyed by association type")
+        return None
+    rows = []
+    for type_code, targets in data.items():
+        t = lookups.association_types.get(type_code)
+        if t is None:
+            errors.add("associations", f"unknown association type {type_code!r}")
+            continue
+        if not isinstance(targets, dict):
+            errors.add("associations", f"{type_code}: expected products/product_models/groups")
+            continue
+        for sku_or_item in targets.get("products", []):
+            sku, qty = (
+                (sku_or_item, None)
+                if isinstance(sku_or_item, str)
+                else (sku_or_item.get("sku"), sku_or_item.get("quantity"))
+            )
+            if t.quantified and (not isinstance(qty, int) or qty < 1):
+                errors.add("associations", f"{type_code}: {sku} needs a quantity of at least 1")
+                continue
+            rows.append(("product", t, sku, qty if t.quantified else None))
+        for code in targets.get("product_models", []):
+            rows.append(("model", t, code, None))
+        for code in targets.get("groups", []):
+            rows.append(("group", t, code, None))
+    return rows
+
+
+# --- applying a batch ----------------------------------------------------------------------------
+
+
+def _apply(batch: list[Prepared], structure: v.Structure, *, action_label: str) -> None:
+    """Write a batch of prepared items in one transaction with a fixed number of statements."""
+    now = timezone.now()
+    actor = audit.current_actor()
+    new = [p for p in batch if p.created]
+    old = [p for p in batch if not p.created]
+    _check_axes(batch)
+    _check_unique(batch, structure)
+    for p in new:
+        p.product.created_at = now
+        p.product.updated_at = now
+    if new:
+        Product.objects.bulk_create([p.product for p in new], batch_size=BATCH)
+        missing_pk = [p.product for p in new if p.product.pk is None]
+        if missing_pk:  # backends without RETURNING on bulk insert
+            ids = dict(
+                Product.objects.filter(sku__in=[x.sku for x in missing_pk]).values_list("sku", "id")
+            )
+            for x in missing_pk:
+                x.pk = x.id = ids[x.sku]
+    if old:
+        for p in old:
+            p.product.updated_at = now
+        # The version check of each item happened in _prepare under this same transaction;
+        # the UPDATE bumps it, so a concurrent writer's stale version misses.
+        for p in old:
+            updated = Product.objects.filter(pk=p.product.pk, version=p.product.version).update(
+                family=p.product.family,
+                parent=p.product.parent,
+                enabled=p.product.enabled,
+                values=p.product.values,
+                updated_at=now,
+                version=F("version") + 1,
+            )
+            if not updated:
+                raise StaleWrite(f"product {p.product.sku} was changed meanwhile; try again")
+            p.product.version += 1
+
+    ids = [p.product.pk for p in batch]
+    _write_m2m(batch)
+    _write_associations(batch)
+    variant_docs = _resolve_all(batch)
+    _write_index(ids, variant_docs, structure)
+    _write_completeness(batch, variant_docs, structure)
+    _write_search(batch, variant_docs, structure)
+    ProductChange.objects.bulk_create(
+        [
+            ProductChange(
+                product_id=p.product.pk,
+                version=p.product.version,
+                at=now,
+                user=actor.user if getattr(actor.user, "pk", None) else None,
+                username=actor.label if actor.user else "",
+                via=actor.via,
+                action=p.action,
+                changes=p.changes,
+                proposal=p.proposal,
+            )
+            for p in batch
+            if p.changes or p.created
+        ],
+        batch_size=BATCH,
+    )
+    if len(batch) == 1:
+        p = batch[0]
+        audit.record(
+            f"product.{p.action}",
+            p.product,
+            summary=f"{p.action} {p.product.sku}",
+            changes={"count": len(p.changes)},
+        )
+    elif batch:
+        audit.record(
+            f"product.{action_label}",
+            object_type="catalog.product",
+            summary=f"{action_label}: {len(new)} created, {len(old)} updated",
+            changes={"skus": [p.product.sku for p in batch[:50]], "count": len(batch)},
+        )
+
+
+def _check_axes(batch: list[Prepared]) -> None:
+    """Two variants of one model never share axis values (in the batch or in the database)."""
+    by_parent: dict[int, list[Prepared]] = {}
+    for p in batch:
+        if getattr(p, "axes", None):
+            by_parent.setdefault(p.product.parent_id, []).append(p)
+    for parent_id, items in by_parent.items():
+        axes = items[0].axes[0]
+        taken = {}
+        siblings = Product.objects.filter(parent_id=parent_id).exclude(
+            pk__in=[p.product.pk for p in items if p.product.pk]
+        )
+        for sku, values in siblings.values_list("sku", "values"):
+            taken[_axis_key(values, axes)] = sku
+        for p in items:
+            key = p.axes[1]
+            if key in taken:
+                combo = ", ".join(f"{a}={k}" for a, k in zip(axes, key, strict=True))
+                raise InvalidInput(
+                    f"{p.product.sku}: variant {taken[key]} of the same model already has {combo}",
+                    details=[
+                        {
+                            "sku": p.product.sku,
+                            "attribute": ",".join(axes),
+                            "reason": f"duplicate axis values ({combo}) with {taken[key]}",
+                        }
+                    ],
+                )
+            taken[key] = p.product.sku
+
+
+def _check_unique(batch: list[Prepared], structure: v.Structure) -> None:
+    unique = [a for a in structure.attributes.values() if a.unique]
+    if not unique:
+        return
+    for a in unique:
+        seen: dict[tuple, str] = {}
+        for p in batch:
+            for e in p.product.values.get(a.code, []):
+                key = (e["locale"], e["scope"], str(e["data"]))
+                if key in seen and seen[key] != p.product.sku:
+                    raise InvalidInput(
+                        f"{p.product.sku}: {a.code} {e['data']!r} is also given to "
+                        f"{seen[key]}; it must be unique",
+                        details=[
+                            {"sku": p.product.sku, "attribute": a.code, "reason": "not unique"}
+                        ],
+                    )
+                seen[key] = p.product.sku
+        if not seen:
+            continue
+        clash = (
+            ValueIndex.objects.filter(attribute_id=a.id, text__in=[k[2] for k in seen])
+            .exclude(product_id__in=[p.product.pk for p in batch if p.product.pk])
+            .values_list("text", "product__sku")
+            .first()
+        )
+        if clash:
+            raise InvalidInput(
+                f"{a.code} {clash[0]!r} belongs to {clash[1]} already; it must be unique",
+                details=[{"attribute": a.code, "reason": "not unique", "other_sku": clash[1]}],
+            )
+
+
+def _write_m2m(batch: list[Prepared]) -> None:
+    for rel, attr in (
+        (Product.categories.through, "categories"),
+        (Product.groups.through, "groups"),
+    ):
+        target = "category_id" if attr == "categories" else "productgroup_id"
+        changed = [p for p in batch if getattr(p, attr) is not None]
+        if not changed:
+            continue
+        current: dict[int, set[int]] = {}
+        for pid, tid in rel.objects.filter(
+            product_id__in=[p.product.pk for p in changed]
+        ).values_list("product_id", target):
+            current.setdefault(pid, set()).add(tid)
+        rel.objects.filter(product_id__in=[p.product.pk for p in changed]).delete()
+        rel.objects.bulk_create(
+            [
+                rel(product_id=p.product.pk, **{target: t})
+                for p in changed
+                for t in getattr(p, attr)
+            ],
+            batch_size=BATCH,
+        )
+        for p in changed:
+            before = sorted(current.get(p.product.pk, ()))
+            if before != list(getattr(p, attr)) and not p.created:
+                p.changes.append({"field": attr, "old": before, "new": list(getattr(p, attr))})
+
+
+def _write_associations(batch: list[Prepared]) -> None:
+    changed = [p for p in batch if p.associations is not None]
+    if not changed:
+        return
+    skus = {row[2] for p in changed for row in p.associations if row[0] == "product"}
+    products = dict(Product.objects.filter(sku__in=skus).values_list("sku", "id"))
+    products.update({p.product.sku: p.product.pk for p in batch})
+    models = dict(
+        ProductModel.objects.values_list("code", "id").filter(
+            code__in={row[2] for p in changed for row in p.associations if row[0] == "model"}
+        )
+    )
+    groups = dict(
+        ProductGroup.objects.values_list("code", "id").filter(
+            code__in={row[2] for p in changed for row in p.associations if row[0] == "group"}
+        )
+    )
+    types = {row[1].pk for p in changed for row in p.associations}
+    Association.objects.filter(product_id__in=[p.product.pk for p in changed]).delete()
+    rows = []
+    for p in changed:
+        for kind, t, code, qty in p.associations:
+            table = {"product": products, "model": models, "group": groups}[kind]
+            if code not in table:
+                raise InvalidInput(
+                    f"{p.product.sku}: association {t.code} names unknown {kind} {code!r}",
+                    details=[
+                        {
+                            "sku": p.product.sku,
+                            "attribute": "associations",
+                            "reason": f"unknown {kind} {code}",
+                        }
+                    ],
+                )
+            target = {
+                "product": "target_product_id",
+                "model": "target_model_id",
+                "group": "target_group_id",
+            }[kind]
+            rows.append(
+                Association(product_id=p.product.pk, type=t, quantity=qty, **{target: table[code]})
+            )
+            if t.two_way and kind == "product" and table[code] != p.product.pk:
+                Association.objects.filter(
+                    product_id=table[code], type=t, target_product_id=p.product.pk
+                ).delete()
+                rows.append(
+                    Association(
+                        product_id=table[code], type=t, quantity=qty, target_product_id=p.product.pk
+                    )
+                )
+    del types
+    Association.objects.bulk_create(rows, batch_size=BATCH)
+
+
+def _resolve_all(batch: list[Prepared]) -> dict[int, dict]:
+    docs = {}
+    for p in batch:
+        p.resolved = resolved_values(p.product) if p.product.parent_id else p.product.values
+        docs[p.product.pk] = p.resolved
+    return docs
+
+
+def _write_index(ids: list[int], docs: dict[int, dict], structure: v.Structure) -> None:
+    ValueIndex.objects.filter(product_id__in=ids).delete()
+    ValueIndex.objects.bulk_create(
+        [
+            ValueIndex(
+                product_id=pid,
+                attribute_id=a,
+                locale=loc,
+                scope=scope,
+                unit=unit,
+                text=text,
+                number=number,
+            )
+            for pid, doc in docs.items()
+            for (a, loc, scope, unit, text, number) in v.index_rows(doc, structure)
+        ],
+        batch_size=BATCH * 5,
+    )
+
+
+def _write_completeness(batch: list[Prepared], docs: dict[int, dict], structure: v.Structure):
+    Completeness.objects.filter(product_id__in=list(docs)).delete()
+    Completeness.objects.bulk_create(
+        [
+            Completeness(
+                product_id=p.product.pk,
+                channel_id=row["channel_id"],
+                locale_id=row["locale_id"],
+                required=row["required"],
+                filled=row["filled"],
+                ratio=row["ratio"],
+                missing=row["missing"],
+            )
+            for p in batch
+            for row in completeness.compute(docs[p.product.pk], p.product.family_id, structure)
+        ],
+        batch_size=BATCH * 5,
+    )
+
+
+def _write_search(batch: list[Prepared], docs: dict[int, dict], structure: v.Structure) -> None:
+    try:
+        from folio.search import index as search_index
+    except ImportError:  # the search app is installed with the catalog; see INSTALLED_APPS
+        return
+    search_index.index_documents(
+        search_index.SearchDoc(
+            kind="product",
+            ref_id=p.product.pk,
+            identifiers=[p.product.sku, *_gtins(docs[p.product.pk], structure)],
+            title=v.text_for_search(docs[p.product.pk], structure)[0],
+            body=v.text_for_search(docs[p.product.pk], structure)[1],
+        )
+        for p in batch
+    )
+
+
+def _gtins(doc: dict, structure: v.Structure) -> list[str]:
+    return [
+        str(e["data"])
+        for code, entries in doc.items()
+        if (a := structure.attributes.get(code)) and a.is_gtin
+        for e in entries
+    ]
+
+
+# --- public writes ---
+
+
+def serialize(product: Product, *, resolved: bool = False) -> dict:
+    return {
+        "sku": product.sku,
+        "family": product.family.code if product.family_id else None,
+        "parent": product.parent.code if product.parent_id else None,
+        "enabled": product.enabled,
+        "values": resolved_values(product) if resolved else product.values,
+        "version": product.version,
+    }
+
+
+def _raise(errors: v.ValueErrors, subject: str):
+    raise InvalidInput(errors.message(subject), details=errors.items)
+
+
+@transaction.atomic
+def create_product(data: dict, *, user=None) -> Product:
+    if Product.objects.filter(sku=data.get("sku")).exists():
+        raise Conflict(
+            f"a product with SKU {data.get('sku')!r} exists already",
+            details={"sku": data.get("sku")},
+        )
+    structure = v.Structure.load()
+    prepared, errors = prepare_product(data, None, structure, Lookups([data]), partial=False)
+    if errors:
+        _raise(errors, f"product {data.get('sku')} not created")
+    try:
+        with transaction.atomic():
+            _apply([prepared], structure, action_label="create")
+    except IntegrityError:
+        raise Conflict(f"a product with SKU {data.get('sku')!r} exists already") from None
+    return prepared.product
+
+
+@transaction.atomic
+def update_product(
+    sku: str, patch: dict, *, expected_version: int | None = None, user=None
+) -> Product | Proposal:
+    """Merge `patch` into the product. Under review, the change becomes a proposal instead."""
+    product = Product.objects.select_for_update().filter(sku=sku).first()
+    if product is None:
+        raise NotFound(f"no product with SKU {sku!r}", details={"sku": sku})
+    structure = v.Structure.load()
+    prepared, errors = prepare_product(
+        patch, product, structure, Lookups([patch]), partial=True, expected_version=expected_version
+    )
+    if errors:
+        _raise(errors, f"product {sku} not saved")
+    if needs_review(prepared.product.family_id, user or audit.current_actor().user):
+        return _propose(product, patch, user or audit.current_actor().user)
+    _apply([prepared], structure, action_label="update")
+    return prepared.product
+
+
+@transaction.atomic
+def delete_product(sku: str, *, expected_version: int | None = None) -> None:
+    product = get_product(sku)
+    if expected_version is not None and product.version != expected_version:
+        raise StaleWrite(
+            f"product {sku} was changed meanwhile",
+            details={"current_version": product.version, "current": serialize(product)},
+        )
+    audit.record(
+        "product.delete", product, summary=f"delete {sku}", changes={"snapshot": serialize(product)}
+    )
+    try:
+        from folio.search import index as search_index
+
+        search_index.remove_documents("product", [product.pk])
+    except ImportError:
+        pass
+    product.delete()
+
+
+def bulk_upsert(items: Iterable[Any], *, batch_size: int = BATCH) -> Iterator[dict]:
+    """Create or update many products; yields one status line per item, in input order.
+
+    Items are validated one by one; the valid ones of a batch are written together, so a bad
+    item is reported and skipped without half-writing anything. An item that becomes invalid
+    only against the rest of its batch (duplicate axis values or unique values) is retried
+    alone so that only it fails.
+    """
+    batch: list[tuple[int, Any]] = []
+    for line, item in enumerate(items, start=1):
+        batch.append((line, item))
+        if len(batch) >= batch_size:
+            yield from _upsert_batch(batch)
+            batch = []
+    if batch:
+        yield from _upsert_batch(batch)
+
+
+def _upsert_batch(batch: list[tuple[int, Any]]) -> list[dict]:
+    results: dict[int, dict] = {}
+    dicts = [item for _, item in batch if isinstance(item, dict)]
+    with transaction.atomic():
+        structure = v.Structure.load()
+        lookups = Lookups(dicts)
+        existing = {
+            p.sku: p
+            for p in Product.objects.select_related(
+                "parent__parent", "parent__family_variant", "family"
+            ).filter(sku__in=[d.get("sku") for d in dicts if isinstance(d.get("sku"), str)])
+        }
+        prepared: list[tuple[int, Prepared]] = []
+        seen: set[str] = set()
+        for line, item in batch:
+            sku = item.get("sku") if isinstance(item, dict) else None
+            if not isinstance(item, dict):
+                results[line] = _status(line, None, "error", "expected a JSON object")
+                continue
+            if sku in seen:
+                results[line] = _status(
+                    line,
+                    sku,
+                    "error",
+                    "the same SKU appears twice in this request; send one item per SKU",
+                )
+                continue
+            try:
+                p, errors = prepare_product(
+                    item,
+                    existing.get(sku),
+                    structure,
+                    lookups,
+                    partial=sku in existing,
+                    expected_version=item.get("version"),
+                )
+            except StaleWrite as exc:
+                results[line] = _status(line, sku, "conflict", exc.message)
+                continue
+            if errors:
+                results[line] = _status(line, sku, "error", errors.message(f"{sku}"), errors.items)
+                continue
+            seen.add(sku)
+            prepared.append((line, p))
+        _drop_unchanged_relations([p for _, p in prepared if not p.created])
+        for line, p in list(prepared):
+            if (
+                not p.created
+                and not p.changes
+                and all(x is None for x in (p.categories, p.groups, p.associations))
+            ):
+                results[line] = _status(line, p.product.sku, "unchanged")
+                prepared.remove((line, p))
+        try:
+            with transaction.atomic():
+                _apply([p for _, p in prepared], structure, action_label="bulk_upsert")
+            for line, p in prepared:
+                results[line] = _status(line, p.product.sku, "created" if p.created else "updated")
+        except (InvalidInput, IntegrityError):
+            # One item clashes with another of the batch: write them one by one.
+            for line, p in prepared:
+                try:
+                    with transaction.atomic():
+                        if p.created:
+                            p.product.pk = None
+                        _apply([p], structure, action_label="bulk_upsert")
+                    results[line] = _status(
+                        line, p.product.sku, "created" if p.created else "updated"
+                    )
+                except InvalidInput as exc:
+                    results[line] = _status(line, p.product.sku, "error", exc.message, exc.details)
+                except IntegrityError as exc:
+                    results[line] = _status(line, p.product.sku, "error", f"not saved: {exc}")
+    return [results[line] for line, _ in batch]
+
+
+def _drop_unchanged_relations(items: list[Prepared]) -> None:
+    """Re-sending a product's current categories, groups or associations is no change, so a
+    re-run of the same import writes nothing and records no history."""
+    if not items:
+        return
+    ids = [p.product.pk for p in items]
+    current: dict[str, dict[int, list]] = {"categories": {}, "groups": {}}
+    for attr, rel, target in (
+        ("categories", Product.categories.through, "category_id"),
+        ("groups", Product.groups.through, "productgroup_id"),
+    ):
+        for pid, tid in rel.objects.filter(product_id__in=ids).values_list("product_id", target):
+            current[attr].setdefault(pid, []).append(tid)
+    links: dict[int, set] = {}
+    for row in Association.objects.filter(product_id__in=ids).values_list(
+        "product_id",
+        "type__code",
+        "target_product__sku",
+        "target_model__code",
+        "target_group__code",
+        "quantity",
+    ):
+        links.setdefault(row[0], set()).add(row[1:])
+    for p in items:
+        for attr in ("categories", "groups"):
+            if getattr(p, attr) is not None and sorted(
+                current[attr].get(p.product.pk, [])
+            ) == getattr(p, attr):
+                setattr(p, attr, None)
+        if p.associations is not None:
+            wanted = {
+                (
+                    t.code,
+                    code if kind == "product" else None,
+                    code if kind == "model" else None,
+                    code if kind == "group" else None,
+                    qty,
+                )
+                for kind, t, code, qty in p.associations
+            }
+            if wanted == links.get(p.product.pk, set()):
+                p.associations = None
+
+
+def _status(line, sku, status, message="", details=None) -> dict:
+    out = {"line": line, "sku": sku, "status": status}
+    if message:
+        out["message"] = message
+    if details:
+        out["details"] = details
+    return out
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+def history(sku: str):
+    product = get_product(sku)
+    return product.history.select_related("proposal__proposed_by", "proposal__reviewed_by")
+
+
+@transaction.atomic
+def restore_version(sku: str, version: int, *, expected_version: int | None = None) -> Product:
+    """Bring a product back to an earlier version (as a new version: history is never rewritten)."""
+    product = Product.objects.select_for_update().filter(sku=sku).first()
+    if product is None:
+        raise NotFound(f"no product with SKU {sku!r}")
+    if not 1 <= version < product.version:
+        raise InvalidInput(
+            f"{sku} has versions 1 to {product.version}; cannot restore {version}",
+            details={"sku": sku, "version": version},
+        )
+    doc = product.values
+    enabled, categories = product.enabled, None
+    for change in product.history.filter(version__gt=version).order_by("-version"):
+        doc = v.undo(doc, change.changes)
+        for c in change.changes:
+            if c.get("field") == "enabled":
+                enabled = c["old"]
+            elif c.get("field") == "categories":
+                categories = c["old"]
+    structure = v.Structure.load()
+    patch_values = {
+        code: [{"locale": e["locale"], "scope": e["scope"], "data": None} for e in entries]
+        for code, entries in product.values.items()
+        if code not in doc
+    }
+    for code, entries in doc.items():
+        patch_values.setdefault(code, []).extend(entries)
+    prepared, errors = prepare_product(
+        {"values": patch_values, "enabled": enabled},
+        product,
+        structure,
+        Lookups([]),
+        partial=True,
+        expected_version=expected_version,
+    )
+    if errors:
+        _raise(errors, f"version {version} of {sku} cannot be restored under today's structure")
+    if categories is not None:
+        prepared.categories = categories
+    prepared.action = "restore"
+    prepared.changes.insert(0, {"field": "restored_version", "old": None, "new": version})
+    _apply([prepared], structure, action_label="restore")
+    return prepared.product
+
+
+# --- review ---
+
+
+def _propose(product: Product, patch: dict, user) -> Proposal:
+    proposal = Proposal.objects.create(
+        product=product,
+        base_version=product.version,
+        changes=patch,
+        proposed_by=user if getattr(user, "pk", None) else None,
+    )
+    audit.record("product.propose", product, summary=f"proposal {proposal.pk} for {product.sku}")
+    return proposal
+
+
+@transaction.atomic
+def review_proposal(proposal_id: int, *, approve: bool, comment: str = "", user=None) -> Proposal:
+    user = user or audit.current_actor().user
+    if user is None or not user.has_perm("catalog.review_product"):
+        raise PermissionDenied("only catalog reviewers approve or reject proposals")
+    proposal = (
+        Proposal.objects.select_for_update()
+        .select_related("product")
+        .filter(pk=proposal_id)
+        .first()
+    )
+    if proposal is None:
+        raise NotFound(f"no proposal {proposal_id}")
+    if proposal.status != Proposal.Status.PENDING:
+        raise Conflict(f"proposal {proposal_id} is {proposal.status} already")
+    if approve and proposal.proposed_by_id == user.pk:
+        raise PermissionDenied("a proposal is approved by someone other than its author")
+    proposal.status = Proposal.Status.APPROVED if approve else Proposal.Status.REJECTED
+    proposal.reviewed_by, proposal.reviewed_at, proposal.comment = user, timezone.now(), comment
+    proposal.save()
+    if approve:
+        product = proposal.product
+        structure = v.Structure.load()
+        prepared, errors = prepare_product(
+            proposal.changes, product, structure, Lookups([proposal.changes]), partial=True
+        )
+        if errors:
+            _raise(errors, f"proposal {proposal_id} no longer applies")
+        prepared.action = "approve"
+        prepared.proposal = proposal
+        _apply([prepared], structure, action_label="approve")
+    audit.record(
+        "proposal.approve" if approve else "proposal.reject",
+        proposal,
+        summary=f"{proposal.product.sku}: {comment[:200]}",
+    )
+    return proposal
