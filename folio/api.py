@@ -5,6 +5,7 @@ Every operation requires a signed-in session (with CSRF on writes) or an API tok
 """
 
 import logging
+import threading
 from functools import wraps
 
 from django.conf import settings
@@ -54,11 +55,38 @@ class Session(APIKeyCookie):
 
     param_name = settings.SESSION_COOKIE_NAME
 
+    def _get_key(self, request: HttpRequest):
+        # Only a signed-in browser is held to CSRF. Anyone else is simply unauthenticated
+        # (401), not "CSRF failed" (403): a script with a bad token must learn the truth.
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key):
         if request.user.is_authenticated:
             set_actor(Actor(user=request.user, via="web", ip=client_ip(request)))
             return request.user
         return None
+
+
+class RateThrottle(AuthRateThrottle):
+    """Per-caller limit from settings.API_RATE_LIMIT, read on each request (so it follows
+    settings overrides). Ninja keeps one throttle object per API and stores each request's
+    state on it, which threads (gunicorn --threads) would share; so every request counts on
+    a throttle of its own and `wait()` reads this thread's one."""
+
+    def __init__(self):
+        super().__init__(settings.API_RATE_LIMIT)
+        self._local = threading.local()
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        this = AuthRateThrottle(settings.API_RATE_LIMIT)
+        self._local.current = this
+        return this.allow_request(request)
+
+    def wait(self):
+        current = getattr(self._local, "current", None)
+        return current.wait() if current else None
 
 
 def error_response(request, status: int, code: str, message: str, details=None, headers=None):
@@ -76,11 +104,11 @@ api = NinjaAPI(
     description=(
         "Product information and digital assets, linked by SKU. Authenticate with an API token "
         "(`Authorization: Bearer folio_…`) or a browser session. Errors always have the body "
-        '`{"error": {"code", "message", "details"}}`. Lists use cursor pagination: pass the '
-        "`next` value back as `cursor`."
+        '`{"error": {"code", "message", "details"}}`. Lists use cursor pagination: follow the '
+        "`next` URL (it carries an opaque `cursor`) until it is null."
     ),
     auth=[BearerToken(), Session()],
-    throttle=[AuthRateThrottle(settings.API_RATE_LIMIT)],
+    throttle=[RateThrottle()],
     urls_namespace="api",
     docs_decorator=None,  # set below: docs need a signed-in user too
 )
@@ -229,10 +257,12 @@ api.docs_decorator = _require_login_or_token
 
 def _add_routers():
     from folio.accounts.api import router as accounts_router
+    from folio.catalog.api import router as catalog_router
     from folio.jobs.api import router as jobs_router
 
     api.add_router("/v1/", accounts_router)
     api.add_router("/v1/", jobs_router)
+    api.add_router("/v1/", catalog_router)
 
 
 _add_routers()

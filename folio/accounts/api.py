@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.pagination import paginate
 
 from folio.accounts import services
@@ -119,7 +119,7 @@ def create_user(request, payload: UserIn):
         password=payload.password,
         groups=payload.groups,
     )
-    return 201, user
+    return Status(201, user)
 
 
 @router.patch(
@@ -164,7 +164,7 @@ def create_token(request, payload: TokenIn):
         request.user, payload.name, expires_in_days=payload.expires_in_days
     )
     token.token = text
-    return 201, token
+    return Status(201, token)
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut, summary="Revoke an API token")

@@ -294,8 +294,8 @@ class ProductModel(VersionedModel):
 
 
 sku_validator = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$",
-    "a SKU is 1–100 letters, digits, '.', '_', '-' or '/', starting with a letter or digit",
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+    "a SKU is 1–100 letters, digits, '.', '_' or '-', starting with a letter or digit",
 )
 
 

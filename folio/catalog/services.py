@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from folio.accounts import audit
@@ -29,6 +29,7 @@ from folio.catalog.models import (
     Channel,
     Completeness,
     Family,
+    FamilyVariant,
     Product,
     ProductChange,
     ProductGroup,
@@ -89,6 +90,53 @@ def value_origins(product: Product) -> dict[str, str]:
         origins.update({code: m.code for code in m.values})
     origins.update({code: "self" for code in product.values})
     return origins
+
+
+def completeness_of(product: Product) -> list[dict]:
+    return [
+        {
+            "channel": c.channel.code,
+            "locale": c.locale.code,
+            "ratio": c.ratio,
+            "required": c.required,
+            "filled": c.filled,
+            "missing": c.missing,
+            "stale": c.stale,
+        }
+        for c in product.completeness.select_related("channel", "locale").order_by(
+            "channel__code", "locale__code"
+        )
+    ]
+
+
+def associations_of(product: Product) -> dict[str, dict[str, list]]:
+    """{"X_SELL": {"products": [...], "product_models": [...], "groups": [...]}} as sent."""
+    out: dict[str, dict[str, list]] = {}
+    for a in product.associations.select_related(
+        "type", "target_product", "target_model", "target_group"
+    ):
+        bucket = out.setdefault(a.type.code, {"products": [], "product_models": [], "groups": []})
+        if a.target_product_id:
+            sku = a.target_product.sku
+            bucket["products"].append({"sku": sku, "quantity": a.quantity} if a.quantity else sku)
+        elif a.target_model_id:
+            bucket["product_models"].append(a.target_model.code)
+        else:
+            bucket["groups"].append(a.target_group.code)
+    return out
+
+
+def variants_complete(model: ProductModel) -> dict[str, dict[str, str]]:
+    """Per channel and locale: "complete variants/total variants" below a product model."""
+    rows = (
+        Completeness.objects.filter(Q(product__parent=model) | Q(product__parent__parent=model))
+        .values("channel__code", "locale__code")
+        .annotate(total=Count("id"), complete=Count("id", filter=Q(ratio=100)))
+    )
+    out: dict[str, dict[str, str]] = {}
+    for r in rows:
+        out.setdefault(r["channel__code"], {})[r["locale__code"]] = f"{r['complete']}/{r['total']}"
+    return out
 
 
 def needs_review(product_family_id: int | None, user) -> bool:
@@ -996,3 +1044,195 @@ def review_proposal(proposal_id: int, *, approve: bool, comment: str = "", user=
         summary=f"{proposal.product.sku}: {comment[:200]}",
     )
     return proposal
+
+
+# --- product models ---
+
+
+def get_model(code: str) -> ProductModel:
+    model = (
+        ProductModel.objects.select_related("parent", "family_variant__family")
+        .filter(code=code)
+        .first()
+    )
+    if model is None:
+        raise NotFound(f"no product model {code!r}", details={"code": code})
+    return model
+
+
+def _model_rules(fv: FamilyVariant, level: int, structure: v.Structure):
+    levels = structure.variant_levels.get(fv.pk, {})
+    family_attrs = structure.family_attributes.get(fv.family_id, frozenset())
+    own = frozenset(c for c in family_attrs | set(levels) if levels.get(c, (0, False))[0] == level)
+    wrong = {}
+    for code in (family_attrs | set(levels)) - own:
+        lvl = levels.get(code, (0, False))[0]
+        where = {
+            0: "the root product model",
+            1: "the level-1 sub product model or variant",
+            2: "the variant products",
+        }[lvl]
+        wrong[code] = f"belongs to {where} (variant level {lvl})"
+    axes = tuple(sorted(c for c, (lvl, axis) in levels.items() if lvl == level and axis))
+    return own, wrong, axes
+
+
+def save_model(data: dict, *, expected_version: int | None = None, create: bool) -> ProductModel:
+    """Create or update (merge) a product model; its variants are re-indexed in the same
+    transaction because they inherit its values."""
+    errors = v.ValueErrors()
+    allowed_fields = {"code", "family_variant", "parent", "categories", "values", "version"}
+    for name in sorted(set(data) - allowed_fields):
+        errors.add(name, "unknown field")
+    code = data.get("code")
+    with transaction.atomic():
+        structure = v.Structure.load()
+        if create:
+            if not isinstance(code, str) or not code:
+                raise InvalidInput("a product model needs a code", details={"field": "code"})
+            if ProductModel.objects.filter(code=code).exists():
+                raise Conflict(f"a product model {code!r} exists already")
+            parent = get_model(data["parent"]) if data.get("parent") else None
+            if parent is not None:
+                fv = parent.family_variant
+                if parent.parent_id is not None:
+                    raise InvalidInput(
+                        f"{parent.code} is a sub product model; models nest one level only",
+                        details={"field": "parent"},
+                    )
+            else:
+                fv = (
+                    FamilyVariant.objects.select_related("family")
+                    .filter(code=data.get("family_variant"))
+                    .first()
+                )
+                if fv is None:
+                    raise InvalidInput(
+                        f"unknown family variant {data.get('family_variant')!r}",
+                        details={"field": "family_variant"},
+                    )
+            model = ProductModel(code=code, family_variant=fv, parent=parent)
+            old_values: dict = {}
+        else:
+            model = (
+                ProductModel.objects.select_for_update()
+                .select_related("family_variant__family", "parent")
+                .filter(code=code)
+                .first()
+            )
+            if model is None:
+                raise NotFound(f"no product model {code!r}")
+            if expected_version is not None and model.version != expected_version:
+                raise StaleWrite(
+                    f"product model {code} was changed meanwhile",
+                    details={"current_version": model.version},
+                )
+            for fixed in ("family_variant", "parent"):
+                if fixed in data and data[fixed] != getattr(getattr(model, fixed), "code", None):
+                    errors.add(fixed, f"the {fixed.replace('_', ' ')} of a model cannot change")
+            fv = model.family_variant
+            old_values = dict(model.values)
+        levels = max(
+            (lvl for lvl, _ in structure.variant_levels.get(fv.pk, {}).values()), default=1
+        )
+        level = 0 if model.parent_id is None and model.parent is None else 1
+        if level == 1 and levels < 2:
+            errors.add("parent", f"family variant {fv.code} has one level: no sub product models")
+        allowed, wrong, axes = _model_rules(fv, level, structure)
+        new_values = old_values
+        if "values" in data:
+            checked = v.check_document(
+                data["values"],
+                structure,
+                errors,
+                allowed=allowed,
+                wrong_level=wrong,
+                partial=not create,
+            )
+            new_values = v.merge(old_values, checked) if not create else v.normalise_order(checked)
+        for axis in axes:
+            if v.value_of(new_values, axis, None, None) is None:
+                errors.add(axis, "is a variant axis: every sub product model needs a value")
+        categories = (
+            _codes(
+                data,
+                "categories",
+                dict(
+                    Category.objects.filter(code__in=data.get("categories") or []).values_list(
+                        "code", "id"
+                    )
+                ),
+                errors,
+                "category",
+            )
+            if isinstance(data.get("categories"), list)
+            else None
+        )
+        if errors:
+            _raise(errors, f"product model {code} not saved")
+        if axes:
+            key = _axis_key(new_values, axes)
+            for other, vals in (
+                ProductModel.objects.filter(parent=model.parent)
+                .exclude(pk=model.pk)
+                .values_list("code", "values")
+            ):
+                if _axis_key(vals, axes) == key:
+                    raise InvalidInput(
+                        f"sub product model {other} already has these axis values",
+                        details=[
+                            {
+                                "attribute": ",".join(axes),
+                                "reason": f"duplicate axis values with {other}",
+                            }
+                        ],
+                    )
+        changes = v.diff(old_values, new_values)
+        model.values = new_values
+        if create:
+            model.save()
+        elif changes:
+            ProductModel.objects.filter(pk=model.pk).update(
+                values=new_values, version=F("version") + 1, updated_at=timezone.now()
+            )
+            model.version += 1
+        if categories is not None:
+            model.categories.set(categories)
+        if changes or create:
+            actor = audit.current_actor()
+            ProductChange.objects.create(
+                product_model=model,
+                version=model.version,
+                action="create" if create else "update",
+                changes=changes,
+                user=actor.user if getattr(actor.user, "pk", None) else None,
+                username=actor.label if actor.user else "",
+                via=actor.via,
+            )
+            audit.record(
+                f"product_model.{'create' if create else 'update'}",
+                model,
+                summary=f"{'create' if create else 'update'} model {code}",
+                changes={"count": len(changes)},
+            )
+            if not create:
+                refresh_variants(model, structure)
+    return model
+
+
+def refresh_variants(model: ProductModel, structure: v.Structure) -> int:
+    """Re-derive index, completeness and search of every variant below `model`."""
+    variants = list(
+        Product.objects.select_related("parent__parent", "family").filter(
+            Q(parent=model) | Q(parent__parent=model)
+        )
+    )
+    for start in range(0, len(variants), BATCH):
+        chunk = [
+            Prepared(product=p, created=False, changes=[]) for p in variants[start : start + BATCH]
+        ]
+        docs = _resolve_all(chunk)
+        _write_index([p.product.pk for p in chunk], docs, structure)
+        _write_completeness(chunk, docs, structure)
+        _write_search(chunk, docs, structure)
+    return len(variants)

@@ -232,7 +232,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('version', models.PositiveIntegerField(default=1, editable=False)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
-                ('sku', models.CharField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$', "a SKU is 1–100 letters, digits, '.', '_', '-' or '/', starting with a letter or digit")])),
+                ('sku', models.CharField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$', "a SKU is 1–100 letters, digits, '.', '_' or '-', starting with a letter or digit")])),
                 ('enabled', models.BooleanField(default=True)),
                 ('values', models.JSONField(blank=True, default=dict)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
