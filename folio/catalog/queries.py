@@ -43,6 +43,9 @@ class ProductFilter:
     conditions: list[Condition] = field(default_factory=list)
     search: str | None = None
     parent: str | None = None
+    # True: products with completeness still being recomputed after a structure change (in
+    # the given channel/locale, if any); False: products whose figures are all current.
+    stale: bool | None = None
 
 
 def filter_products(f: ProductFilter, structure: v.Structure | None = None) -> QuerySet:
@@ -91,6 +94,13 @@ def filter_products(f: ProductFilter, structure: v.Structure | None = None) -> Q
             **{f"ratio__{lookup}": f.completeness},
         )
         qs = qs.filter(Exists(rows))
+    if f.stale is not None:
+        rows = Completeness.objects.filter(product_id=OuterRef("pk"), stale=True)
+        if f.complete_channel:
+            rows = rows.filter(channel__code=f.complete_channel)
+        if f.complete_locale:
+            rows = rows.filter(locale__code=f.complete_locale)
+        qs = qs.filter(Exists(rows) if f.stale else ~Exists(rows))
     if f.conditions:
         structure = structure or v.Structure.load()
         for c in f.conditions:
