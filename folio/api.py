@@ -258,11 +258,17 @@ api.docs_decorator = _require_login_or_token
 def _add_routers():
     from folio.accounts.api import router as accounts_router
     from folio.catalog.api import router as catalog_router
+    from folio.catalog.api_bulk import router as catalog_bulk_router
+    from folio.catalog.api_structure import router as catalog_structure_router
     from folio.jobs.api import router as jobs_router
+    from folio.search.api import router as search_router
 
     api.add_router("/v1/", accounts_router)
     api.add_router("/v1/", jobs_router)
+    api.add_router("/v1/", catalog_bulk_router)  # before catalog: /products/{sku} would match
     api.add_router("/v1/", catalog_router)
+    api.add_router("/v1/", catalog_structure_router)
+    api.add_router("/v1/", search_router)
 
 
 _add_routers()

@@ -5,6 +5,7 @@ the underscores of its module. User mistakes print one line and exit non-zero, n
 traceback.
 """
 
+import argparse
 import os
 import sys
 import time
@@ -21,12 +22,24 @@ def main(argv: list[str] | None = None) -> None:
         argv[1] = argv[1].replace("-", "_")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+    from django.db import DatabaseError
 
     try:
         execute_from_command_line(argv)
     except ImproperlyConfigured as exc:
         sys.stderr.write(f"folio: configuration error: {exc}\n")
         sys.exit(2)
+    except DatabaseError as exc:
+        # A server that is down or a database never migrated is an operator's matter, not a
+        # bug: say what and what to do, without a traceback.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = " (run `folio migrate` first)" if "no such table" in first or "does not exist" \
+            in first else " (is FOLIO_DATABASE_URL right and the server running?)"
+        sys.stderr.write(f"folio: database error: {first}{hint}\n")
+        sys.exit(3)
+    except KeyboardInterrupt:
+        sys.stderr.write("folio: interrupted\n")
+        sys.exit(130)
 
 
 class FolioCommand(BaseCommand):
@@ -35,17 +48,17 @@ class FolioCommand(BaseCommand):
     Subclasses implement `run(**options)` instead of `handle`.
     """
 
-    def add_base_argument(self, parser, *args, **kwargs):
-        super().add_base_argument(parser, *args, **kwargs)
-
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.add_argument(
-            "--as-user",
-            dest="as_user",
-            default=None,
-            help="record changes in the audit log as this user",
-        )
+        as_user = {"dest": "as_user", "help": "record changes in the audit log as this user"}
+        parser.add_argument("--as-user", default=None, **as_user)
+        # Arguments after a sub-action (`folio token create … --as-user x`) are parsed by
+        # that action's parser, so it must know the option too. SUPPRESS keeps its default
+        # from overwriting a value given before the action.
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    sub.add_argument("--as-user", default=argparse.SUPPRESS, **as_user)
         return parser
 
     def handle(self, *args, as_user=None, **options):

@@ -3,13 +3,22 @@
 FOLIO_DATABASE_URL picks the backend (scripts/run-tests sets it for the PostgreSQL pass).
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
-os.environ.setdefault("FOLIO_VAR", tempfile.mkdtemp(prefix="folio-test-"))
+
+def _scratch_dir(prefix: str) -> str:
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+os.environ.setdefault("FOLIO_VAR", _scratch_dir("folio-test-"))
 os.environ.setdefault("FOLIO_SECRET_KEY", "test-secret-key-not-for-production-use-0123456789")
 
-from folio.settings import *  # noqa: F403
+from folio.settings import *  # noqa: E402,F403
 
 STORAGES = {
     **STORAGES,  # noqa: F405
@@ -18,3 +27,11 @@ STORAGES = {
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
 API_RATE_LIMIT = "100000/m"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+# Tests that start real processes (the job worker, `folio` commands) must see the test
+# database, so on SQLite it is a file rather than Django's default in-memory database.
+# It lives in its own temporary directory so a developer's FOLIO_VAR is never touched.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(_scratch_dir("folio-testdb-"), "test.sqlite3")
+    }

@@ -13,7 +13,9 @@ class RoleBackend(ModelBackend):
     def _patterns(self, user_obj):
         cache = getattr(user_obj, "_folio_role_patterns", None)
         if cache is None:
-            names = list(user_obj.groups.values_list("name", flat=True))
+            # .all() rather than values_list: it uses groups prefetched with the user (API
+            # token authentication does), so one request reads them once.
+            names = [g.name for g in user_obj.groups.all()]
             cache = role_grants(names)
             user_obj._folio_role_patterns = cache
         return cache

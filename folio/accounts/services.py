@@ -82,6 +82,10 @@ def _set_groups(user, roles, extra_groups):
     names = set(roles) | set(extra_groups)
     groups = [Group.objects.get_or_create(name=n)[0] for n in sorted(names)]
     user.groups.set(groups)
+    # RoleBackend caches the role patterns on the user object; drop them so this very object
+    # (e.g. request.user after changing one's own roles) answers has_perm with the new roles.
+    user.__dict__.pop("_folio_role_patterns", None)
+    getattr(user, "_prefetched_objects_cache", {}).pop("groups", None)
 
 
 @transaction.atomic
@@ -189,7 +193,12 @@ def authenticate_token(text: str):
     key_id, sep, secret = text[len(TOKEN_PREFIX) :].partition("_")
     if not sep or not key_id or not secret:
         return None
-    token = ApiToken.objects.select_related("user").filter(key_id=key_id).first()
+    token = (
+        ApiToken.objects.select_related("user")
+        .prefetch_related("user__groups")
+        .filter(key_id=key_id)
+        .first()
+    )
     if token is None:
         hmac.compare_digest(hash_secret(secret), "0" * 64)  # same work either way
         return None

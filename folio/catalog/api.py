@@ -233,6 +233,11 @@ def list_products(
     ),
     q: str | None = Query(None, description="full-text search over SKU and text values"),
     parent: str | None = None,
+    stale: bool | None = Query(
+        None,
+        description="true: completeness still being recomputed after a structure change "
+        "(in channel/locale if given); false: current",
+    ),
     **kwargs,
 ):
     require(request.user, "catalog.view_product")
@@ -248,6 +253,7 @@ def list_products(
         conditions=[queries.parse_condition(x) for x in filter],
         search=q,
         parent=parent,
+        stale=stale,
     )
     qs = queries.filter_products(f).select_related("family", "parent__parent")
     return qs.prefetch_related(*PRODUCT_PREFETCH)
@@ -474,3 +480,28 @@ def update_model(
     data = payload.dict(exclude_unset=True)
     version = _expected(data.pop("version", None), if_match)
     return services.save_model({"code": code, **data}, expected_version=version, create=False)
+
+
+@router.get(
+    "/catalog/product-models/{code}/history",
+    response=list[ChangeOut],
+    summary="Every saved change of a product model, newest first",
+)
+@paginate(Pagination, ordering=("-version",))
+def model_history(request, code: str, **kwargs):
+    require(request.user, "catalog.view_productmodel")
+    return services.model_history(code)
+
+
+@router.post(
+    "/catalog/product-models/{code}/restore",
+    response=ModelOut,
+    summary="Restore an earlier version of a product model (its variants inherit it)",
+)
+def restore_model(
+    request, code: str, payload: RestoreIn, if_match: str | None = Header(None, alias="If-Match")
+):
+    require(request.user, "catalog.change_productmodel")
+    return services.restore_model_version(
+        code, payload.version, expected_version=parse_if_match(if_match)
+    )

@@ -64,7 +64,9 @@ class SchedulePatch(Schema):
 
 
 @router.get("/jobs", response=list[JobOut], summary="Background jobs, newest first")
-@paginate(Pagination, ordering=("-created_at",))
+# created_at is not unique; the id after it makes the order of equal timestamps stable, which
+# the paginator's offset within one position relies on.
+@paginate(Pagination, ordering=("-created_at", "-id"))
 def list_jobs(request, status: Job.Status | None = None, kind: str | None = None, **kwargs):
     qs = services.visible_jobs(request.user).select_related("created_by")
     if status:

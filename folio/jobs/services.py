@@ -142,7 +142,24 @@ def execute(job_id: str, worker_id: str) -> None:
         row.started_at = row.started_at or timezone.now()
         row.attempts += 1
         row.worker_id = worker_id[:64]
-        row.save(update_fields=["status", "started_at", "attempts", "worker_id"])
+        # A retried job starts over from the beginning (that is what max_attempts > 1
+        # promises), so the counts of the attempt that died must not add up with this one's.
+        row.progress_done = row.items_ok = row.items_failed = 0
+        row.progress_total = None
+        row.errors = []
+        row.save(
+            update_fields=[
+                "status",
+                "started_at",
+                "attempts",
+                "worker_id",
+                "progress_done",
+                "progress_total",
+                "items_ok",
+                "items_failed",
+                "errors",
+            ]
+        )
     spec = get_spec(row.kind)
     ctx = JobContext(row)
     user = row.created_by

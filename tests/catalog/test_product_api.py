@@ -10,8 +10,12 @@ from tests.fixtures.catalog import espresso_pro
 
 
 def _json(client, method, url, body=None, **headers):
-    return getattr(client, method)(url, json.dumps(body) if body is not None else None,
-                                   content_type="application/json", **headers)
+    return getattr(client, method)(
+        url,
+        json.dumps(body) if body is not None else None,
+        content_type="application/json",
+        **headers,
+    )
 
 
 @pytest.fixture
@@ -26,12 +30,23 @@ def test_create_get_patch_delete(editor):
     body = created.json()
     assert body["values"]["power"][0]["data"] == {"amount": "1450", "unit": "WATT"}
     assert {(c["channel"], c["locale"]): c["ratio"] for c in body["completeness"]}[
-        ("ecommerce", "de_DE")] == 50
-    patched = _json(editor, "patch", "/api/v1/catalog/products/EP-3000", {"enabled": False},
-                    HTTP_IF_MATCH='W/"1"')
+        ("ecommerce", "de_DE")
+    ] == 50
+    patched = _json(
+        editor,
+        "patch",
+        "/api/v1/catalog/products/EP-3000",
+        {"enabled": False},
+        HTTP_IF_MATCH='W/"1"',
+    )
     assert patched.status_code == 200 and patched.json()["version"] == 2
-    stale = _json(editor, "patch", "/api/v1/catalog/products/EP-3000", {"enabled": True},
-                  HTTP_IF_MATCH='W/"1"')
+    stale = _json(
+        editor,
+        "patch",
+        "/api/v1/catalog/products/EP-3000",
+        {"enabled": True},
+        HTTP_IF_MATCH='W/"1"',
+    )
     assert stale.status_code == 409
     assert stale.json()["error"]["code"] == "stale_write"
     assert stale.json()["error"]["details"]["current"]["enabled"] is False
@@ -48,9 +63,14 @@ def test_bad_values_answer_422_naming_attribute_locale_channel(editor):
     response = _json(editor, "post", "/api/v1/catalog/products", item)
     assert response.status_code == 422
     error = response.json()["error"]
-    assert error["details"] == [{"attribute": "short_title", "locale": "de_DE",
-                                 "channel": "marketplace",
-                                 "reason": "channel marketplace is not published in de_DE"}]
+    assert error["details"] == [
+        {
+            "attribute": "short_title",
+            "locale": "de_DE",
+            "channel": "marketplace",
+            "reason": "channel marketplace is not published in de_DE",
+        }
+    ]
     assert "short_title [de_DE] <marketplace>" in error["message"]
     assert not Product.objects.exists()
 
@@ -63,10 +83,15 @@ def test_viewer_cannot_write(api_client, catalog):
 
 def test_list_filters(editor):
     services.create_product(espresso_pro())
-    services.create_product(espresso_pro(sku="EP-2000", values={
-        "name": [{"locale": "en_US", "scope": None, "data": "EspressoPro 2000"}],
-        "power": [{"locale": None, "scope": None, "data": {"amount": "1.2", "unit": "kW"}}],
-    }))
+    services.create_product(
+        espresso_pro(
+            sku="EP-2000",
+            values={
+                "name": [{"locale": "en_US", "scope": None, "data": "EspressoPro 2000"}],
+                "power": [{"locale": None, "scope": None, "data": {"amount": "1.2", "unit": "kW"}}],
+            },
+        )
+    )
     services.create_product({"sku": "BOTTLE-1", "family": "bottles", "categories": ["drinkware"]})
 
     def skus(**params):
@@ -86,7 +111,9 @@ def test_list_filters(editor):
     assert skus(filter="price[EUR]<=749") == ["EP-3000"]
     assert skus(channel="ecommerce", locale="en_US", completeness=100) == ["EP-3000"]
     assert skus(channel="ecommerce", locale="en_US", completeness=100, completeness_op="<") == [
-        "BOTTLE-1", "EP-2000"]
+        "BOTTLE-1",
+        "EP-2000",
+    ]
     bad = editor.get("/api/v1/catalog/products", {"filter": "colour=red"})
     assert bad.status_code == 422 and bad.json()["error"]["details"]["attribute"] == "colour"
 
@@ -111,9 +138,14 @@ def test_list_query_count_is_flat(editor, django_assert_max_num_queries):
 
 
 def test_bulk_ndjson(editor):
-    lines = [json.dumps(espresso_pro(sku="EP-1")), "{not json", json.dumps(espresso_pro(sku="EP-2"))]
-    response = editor.post("/api/v1/catalog/products/bulk", "\n".join(lines),
-                           content_type="application/x-ndjson")
+    lines = [
+        json.dumps(espresso_pro(sku="EP-1")),
+        "{not json",
+        json.dumps(espresso_pro(sku="EP-2")),
+    ]
+    response = editor.post(
+        "/api/v1/catalog/products/bulk", "\n".join(lines), content_type="application/x-ndjson"
+    )
     assert response.status_code == 200
     statuses = [json.loads(x) for x in b"".join(response.streaming_content).splitlines()]
     assert [s["status"] for s in statuses] == ["created", "error", "created"]
@@ -125,20 +157,32 @@ def test_review_turns_edits_into_proposals(api_client, catalog):
     reviewer = api_client("catalog_reviewer")
     services.create_product(espresso_pro())
     Channel.objects.filter(code="marketplace").update(requires_review=True)
-    proposed = _json(editor, "patch", "/api/v1/catalog/products/EP-3000", {"values": {"name": [
-        {"locale": "en_US", "scope": None, "data": "EspressoPro 3000 Deluxe"}]}})
+    proposed = _json(
+        editor,
+        "patch",
+        "/api/v1/catalog/products/EP-3000",
+        {
+            "values": {
+                "name": [{"locale": "en_US", "scope": None, "data": "EspressoPro 3000 Deluxe"}]
+            }
+        },
+    )
     assert proposed.status_code == 202
     live = editor.get("/api/v1/catalog/products/EP-3000").json()
     assert live["values"]["name"][0]["data"] == "EspressoPro 3000"  # live = approved version
     proposal_id = proposed.json()["id"]
-    assert _json(editor, "post", f"/api/v1/catalog/proposals/{proposal_id}/approve", {}
-                 ).status_code == 403
-    approved = _json(reviewer, "post", f"/api/v1/catalog/proposals/{proposal_id}/approve",
-                     {"comment": "ok"})
+    assert (
+        _json(editor, "post", f"/api/v1/catalog/proposals/{proposal_id}/approve", {}).status_code
+        == 403
+    )
+    approved = _json(
+        reviewer, "post", f"/api/v1/catalog/proposals/{proposal_id}/approve", {"comment": "ok"}
+    )
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
     live = editor.get("/api/v1/catalog/products/EP-3000").json()
-    assert {e["locale"]: e["data"] for e in live["values"]["name"]}["en_US"] == \
-        "EspressoPro 3000 Deluxe"
+    assert {e["locale"]: e["data"] for e in live["values"]["name"]}[
+        "en_US"
+    ] == "EspressoPro 3000 Deluxe"
     history = editor.get("/api/v1/catalog/products/EP-3000/history").json()["results"]
     assert history[0]["action"] == "approve"
     assert history[0]["proposed_by"] == editor.user.username

@@ -1,0 +1,1 @@
+"""Folio's benchmarks: see docs/performance.md and bench/harness.py."""
