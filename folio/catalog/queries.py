@@ -102,9 +102,13 @@ def filter_products(f: ProductFilter, structure: v.Structure | None = None) -> Q
             rows = rows.filter(locale__code=f.complete_locale)
         qs = qs.filter(Exists(rows) if f.stale else ~Exists(rows))
     if f.conditions:
-        structure = structure or v.Structure.load()
+        attributes = (
+            structure.attributes
+            if structure
+            else v.load_attributes({c.attribute for c in f.conditions})
+        )
         for c in f.conditions:
-            qs = qs.filter(_condition(c, structure))
+            qs = qs.filter(_condition(c, attributes))
     if f.search:
         from folio.search import index as search_index
 
@@ -112,8 +116,8 @@ def filter_products(f: ProductFilter, structure: v.Structure | None = None) -> Q
     return qs
 
 
-def _condition(c: Condition, structure: v.Structure) -> Q:
-    a = structure.attributes.get(c.attribute)
+def _condition(c: Condition, attributes: dict[str, v.AttributeInfo]) -> Q:
+    a = attributes.get(c.attribute)
     if a is None:
         raise InvalidInput(
             f"unknown attribute {c.attribute!r} in filter",

@@ -85,49 +85,7 @@ class Structure:
 
     @classmethod
     def load(cls) -> "Structure":
-        families = {f.pk: f for f in MeasurementFamily.objects.all()}
-        options: dict[int, set[str]] = {}
-        for attribute_id, code in AttributeOption.objects.values_list("attribute_id", "code"):
-            options.setdefault(attribute_id, set()).add(code)
-        available: dict[int, set[str]] = {}
-        through = Attribute.available_locales.through
-        for attribute_id, locale in through.objects.values_list("attribute_id", "locale__code"):
-            available.setdefault(attribute_id, set()).add(locale)
-        attributes = {}
-        for a in Attribute.objects.all():
-            units, symbols = {}, {}
-            if a.type == T.MEASUREMENT and a.measurement_family_id in families:
-                all_units = families[a.measurement_family_id].units
-                allowed = a.allowed_units or list(all_units)
-                units = {u: all_units[u] for u in allowed if u in all_units}
-                symbols = {
-                    spec.get("symbol", "").lower(): u
-                    for u, spec in units.items()
-                    if spec.get("symbol")
-                }
-            attributes[a.code] = AttributeInfo(
-                id=a.pk,
-                code=a.code,
-                type=a.type,
-                localizable=a.localizable,
-                scopable=a.scopable,
-                available_locales=frozenset(available.get(a.pk, ())),
-                unique=a.unique,
-                is_gtin=a.is_gtin,
-                max_length=a.max_length,
-                text_rule=a.text_rule,
-                regex=re.compile(a.regex) if a.regex else None,
-                rich_text=a.rich_text,
-                number_min=a.number_min,
-                number_max=a.number_max,
-                decimals_allowed=a.decimals_allowed,
-                negative_allowed=a.negative_allowed,
-                date_min=a.date_min,
-                date_max=a.date_max,
-                units=units,
-                unit_symbols=symbols,
-                options=frozenset(options.get(a.pk, ())),
-            )
+        attributes = load_attributes()
         channels: dict[str, dict] = {}
         for c in Channel.objects.prefetch_related("locales", "currencies"):
             channels[c.code] = {
@@ -165,6 +123,67 @@ class Structure:
             },
             locale_ids=locale_ids,
         )
+
+
+def load_attributes(codes=None) -> dict[str, AttributeInfo]:
+    """AttributeInfo of every attribute, or only of `codes` (a filter needs a few, not 1,000)."""
+    attrs = Attribute.objects.all()
+    if codes is not None:
+        attrs = attrs.filter(code__in=list(codes))
+    attrs = list(attrs)
+    ids = [a.pk for a in attrs]
+    families = {
+        f.pk: f
+        for f in MeasurementFamily.objects.filter(
+            pk__in={a.measurement_family_id for a in attrs if a.measurement_family_id}
+        )
+    }
+    options: dict[int, set[str]] = {}
+    option_rows = AttributeOption.objects.all()
+    through = Attribute.available_locales.through
+    locale_rows = through.objects.all()
+    if codes is not None:
+        option_rows = option_rows.filter(attribute_id__in=ids)
+        locale_rows = locale_rows.filter(attribute_id__in=ids)
+    for attribute_id, code in option_rows.values_list("attribute_id", "code"):
+        options.setdefault(attribute_id, set()).add(code)
+    available: dict[int, set[str]] = {}
+    for attribute_id, locale in locale_rows.values_list("attribute_id", "locale__code"):
+        available.setdefault(attribute_id, set()).add(locale)
+    attributes = {}
+    for a in attrs:
+        units, symbols = {}, {}
+        if a.type == T.MEASUREMENT and a.measurement_family_id in families:
+            all_units = families[a.measurement_family_id].units
+            allowed = a.allowed_units or list(all_units)
+            units = {u: all_units[u] for u in allowed if u in all_units}
+            symbols = {
+                spec.get("symbol", "").lower(): u for u, spec in units.items() if spec.get("symbol")
+            }
+        attributes[a.code] = AttributeInfo(
+            id=a.pk,
+            code=a.code,
+            type=a.type,
+            localizable=a.localizable,
+            scopable=a.scopable,
+            available_locales=frozenset(available.get(a.pk, ())),
+            unique=a.unique,
+            is_gtin=a.is_gtin,
+            max_length=a.max_length,
+            text_rule=a.text_rule,
+            regex=re.compile(a.regex) if a.regex else None,
+            rich_text=a.rich_text,
+            number_min=a.number_min,
+            number_max=a.number_max,
+            decimals_allowed=a.decimals_allowed,
+            negative_allowed=a.negative_allowed,
+            date_min=a.date_min,
+            date_max=a.date_max,
+            units=units,
+            unit_symbols=symbols,
+            options=frozenset(options.get(a.pk, ())),
+        )
+    return attributes
 
 
 class ValueErrors:

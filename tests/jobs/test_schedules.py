@@ -211,3 +211,19 @@ def test_scheduler_command_once_starts_what_is_due(folio_env):
     assert result.returncode == 0, result.stderr
     assert "started Scheduled no-op" in result.stdout
     assert Job.objects.filter(schedule=schedule).count() == 1
+
+
+def test_optimize_database_schedule_collects_planner_statistics(db):
+    from django.db import connection
+
+    from folio.jobs.maintenance import optimize_database
+    from folio.jobs.models import Schedule
+
+    assert Schedule.objects.get(name="optimize-database").every_seconds == 3600
+    assert optimize_database(None) == {"database": connection.vendor}
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT count(*) FROM sqlite_stat1")
+        else:
+            cursor.execute("SELECT count(*) FROM pg_stats WHERE schemaname = 'public'")
+        assert cursor.fetchone()[0] > 0
