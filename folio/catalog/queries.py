@@ -48,8 +48,16 @@ class ProductFilter:
     stale: bool | None = None
 
 
+# A condition matching at most this many products drives the query (its product ids are
+# looked up in the index, then sorted); broader ones are checked per product while the list
+# is read in SKU order, which stops after one page. Measuring a condition costs one bounded
+# index scan, far less than the wrong plan on a million products.
+DRIVER_LIMIT = 2000
+
+
 def filter_products(f: ProductFilter, structure: v.Structure | None = None) -> QuerySet:
     qs = Product.objects.all()
+    candidates: list[QuerySet] = []  # uncorrelated row sets with a product_id column
     if f.families:
         qs = qs.filter(family__code__in=f.families)
     if f.enabled is not None:
@@ -87,13 +95,13 @@ def filter_products(f: ProductFilter, structure: v.Structure | None = None) -> Q
                 f"completeness operator {f.completeness_op!r} is not one of >=, >, <=, <, =",
                 details={"field": "completeness"},
             )
-        rows = Completeness.objects.filter(
-            product_id=OuterRef("pk"),
-            channel__code=f.complete_channel,
-            locale__code=f.complete_locale,
-            **{f"ratio__{lookup}": f.completeness},
+        candidates.append(
+            Completeness.objects.filter(
+                channel__code=f.complete_channel,
+                locale__code=f.complete_locale,
+                **{f"ratio__{lookup}": f.completeness},
+            )
         )
-        qs = qs.filter(Exists(rows))
     if f.stale is not None:
         rows = Completeness.objects.filter(product_id=OuterRef("pk"), stale=True)
         if f.complete_channel:
@@ -108,7 +116,12 @@ def filter_products(f: ProductFilter, structure: v.Structure | None = None) -> Q
             else v.load_attributes({c.attribute for c in f.conditions})
         )
         for c in f.conditions:
-            qs = qs.filter(_condition(c, attributes))
+            rows, negate = _condition(c, attributes)
+            if negate:
+                qs = qs.filter(~Exists(rows.filter(product_id=OuterRef("pk"))))
+            else:
+                candidates.append(rows)
+    qs = _apply_candidates(qs, candidates)
     if f.search:
         from folio.search import index as search_index
 
@@ -116,7 +129,22 @@ def filter_products(f: ProductFilter, structure: v.Structure | None = None) -> Q
     return qs
 
 
-def _condition(c: Condition, attributes: dict[str, v.AttributeInfo]) -> Q:
+def _apply_candidates(qs: QuerySet, candidates: list[QuerySet]) -> QuerySet:
+    """Let the most selective narrow condition drive; check the others per product."""
+    if not candidates:
+        return qs
+    sizes = [rows.values("product_id")[:DRIVER_LIMIT].count() for rows in candidates]
+    driver = min(range(len(candidates)), key=sizes.__getitem__)
+    for i, rows in enumerate(candidates):
+        if i == driver and sizes[i] < DRIVER_LIMIT:
+            qs = qs.filter(pk__in=rows.values("product_id"))
+        else:
+            qs = qs.filter(Exists(rows.filter(product_id=OuterRef("pk"))))
+    return qs
+
+
+def _condition(c: Condition, attributes: dict[str, v.AttributeInfo]) -> tuple[QuerySet, bool]:
+    """(the index rows the condition asks for, whether products must NOT have them)."""
     a = attributes.get(c.attribute)
     if a is None:
         raise InvalidInput(
@@ -138,13 +166,11 @@ def _condition(c: Condition, attributes: dict[str, v.AttributeInfo]) -> Q:
             f"{a.code} is scopable: filter with a channel (scope)",
             details={"attribute": a.code, "reason": "channel required"},
         )
-    rows = ValueIndex.objects.filter(
-        product_id=OuterRef("pk"), attribute_id=a.id, locale=c.locale or "", scope=c.scope or ""
-    )
+    rows = ValueIndex.objects.filter(attribute_id=a.id, locale=c.locale or "", scope=c.scope or "")
     if c.op == "empty":
-        return ~Exists(rows)
+        return rows, True
     if c.op == "not empty":
-        return Exists(rows)
+        return rows, False
     if a.type in NUMERIC:
         if a.type == T.PRICE:
             if not c.unit:
@@ -169,17 +195,17 @@ def _condition(c: Condition, attributes: dict[str, v.AttributeInfo]) -> Q:
     target = numbers if numbers is not None else values
     lookups = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
     if c.op == "in":
-        return Exists(rows.filter(**{f"{column}__in": target}))
+        return rows.filter(**{f"{column}__in": target}), False
     if c.op == "contains":
         if column != "text":
             raise InvalidInput(
                 f"contains works on text, not on {a.type}",
                 details={"attribute": a.code, "reason": "operator not allowed"},
             )
-        return Exists(rows.filter(text__icontains=target[0]))
+        return rows.filter(text__icontains=target[0]), False
     if c.op == "!=":
-        return ~Exists(rows.filter(**{column: target[0]}))
-    return Exists(rows.filter(**{f"{column}__{lookups[c.op]}": target[0]}))
+        return rows.filter(**{column: target[0]}), True
+    return rows.filter(**{f"{column}__{lookups[c.op]}": target[0]}), False
 
 
 def _number(a: v.AttributeInfo, raw, c: Condition) -> float:

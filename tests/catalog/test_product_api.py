@@ -187,3 +187,36 @@ def test_review_turns_edits_into_proposals(api_client, catalog):
     assert history[0]["action"] == "approve"
     assert history[0]["proposed_by"] == editor.user.username
     assert history[0]["approved_by"] == reviewer.user.username
+
+
+@pytest.mark.parametrize("driver_limit", [0, 1_000_000])
+def test_filters_give_the_same_products_whichever_condition_drives(
+    editor, monkeypatch, driver_limit
+):
+    """Narrow conditions drive the query through the index, broad ones are checked per
+    product; both plans must find exactly the same products."""
+    from folio.catalog import queries
+
+    monkeypatch.setattr(queries, "DRIVER_LIMIT", driver_limit)
+    services.create_product(espresso_pro())
+    services.create_product(
+        espresso_pro(
+            sku="EP-2000",
+            values={
+                "name": [{"locale": "en_US", "scope": None, "data": "EspressoPro 2000"}],
+                "power": [{"locale": None, "scope": None, "data": {"amount": "1.2", "unit": "kW"}}],
+            },
+        )
+    )
+    response = editor.get(
+        "/api/v1/catalog/products",
+        {
+            "filter": ["power>=1000 W", "coffee_types in whole_beans"],
+            "channel": "ecommerce",
+            "locale": "en_US",
+            "completeness": 50,
+        },
+    )
+    assert [p["sku"] for p in response.json()["results"]] == ["EP-3000"]
+    response = editor.get("/api/v1/catalog/products", {"filter": "power>=1000 W"})
+    assert [p["sku"] for p in response.json()["results"]] == ["EP-2000", "EP-3000"]
