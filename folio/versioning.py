@@ -79,3 +79,14 @@ def save_versioned(
             )
         instance.refresh_from_db(fields=["version", "updated_at"])
     return instance
+
+
+def expected_version(body_version: int | None, if_match: str | None) -> int | None:
+    """The version a write is based on: `version` in the body wins over an If-Match header."""
+    return body_version if body_version is not None else parse_if_match(if_match)
+
+
+def patch_and_version(payload, if_match: str | None) -> tuple[dict, int | None]:
+    """A PATCH body's fields that were sent, and the version it is based on."""
+    changes = payload.dict(exclude_unset=True)
+    return changes, expected_version(changes.pop("version", None), if_match)

@@ -18,7 +18,7 @@ from folio.api import Pagination
 from folio.catalog import queries, services
 from folio.catalog.models import ProductModel, Proposal
 from folio.errors import InvalidInput, TooLarge
-from folio.versioning import parse_if_match
+from folio.versioning import expected_version, parse_if_match
 
 router = Router(tags=["products"])
 MAX_BULK_LINES = 10_000
@@ -201,9 +201,6 @@ def _with_etag(response_data, version: int, response: HttpResponse):
     return response_data
 
 
-def _expected(payload_version: int | None, if_match: str | None) -> int | None:
-    return payload_version if payload_version is not None else parse_if_match(if_match)
-
 
 PRODUCT_PREFETCH = ("categories", "groups")
 
@@ -339,7 +336,7 @@ def update_product(
 ):
     require(request.user, "catalog.change_product")
     patch = payload.dict(exclude_unset=True)
-    version = _expected(patch.pop("version", None), if_match)
+    version = expected_version(patch.pop("version", None), if_match)
     result = services.update_product(sku, patch, expected_version=version, user=request.user)
     if isinstance(result, Proposal):
         return Status(202, result)
@@ -355,7 +352,7 @@ def delete_product(
     if_match: str | None = Header(None, alias="If-Match"),
 ):
     require(request.user, "catalog.delete_product")
-    services.delete_product(sku, expected_version=_expected(version, if_match))
+    services.delete_product(sku, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -478,7 +475,7 @@ def update_model(
 ):
     require(request.user, "catalog.change_productmodel")
     data = payload.dict(exclude_unset=True)
-    version = _expected(data.pop("version", None), if_match)
+    version = expected_version(data.pop("version", None), if_match)
     return services.save_model({"code": code, **data}, expected_version=version, create=False)
 
 

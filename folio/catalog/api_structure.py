@@ -31,7 +31,7 @@ from folio.catalog.models import (
     ProductGroup,
 )
 from folio.errors import NotFound
-from folio.versioning import parse_if_match
+from folio.versioning import expected_version, patch_and_version
 
 router = Router(tags=["catalog structure"])
 IF_MATCH = Header(None, alias="If-Match", description='The ETag of the version you edited: W/"3"')
@@ -40,15 +40,6 @@ IF_MATCH = Header(None, alias="If-Match", description='The ETag of the version y
 class In(Schema):
     # A misspelt setting must fail loudly, not be ignored while the rest is saved.
     model_config = ConfigDict(extra="forbid")
-
-
-def _version(payload_version: int | None, if_match: str | None) -> int | None:
-    return payload_version if payload_version is not None else parse_if_match(if_match)
-
-
-def _changes(payload: Schema, if_match: str | None) -> tuple[dict, int | None]:
-    changes = payload.dict(exclude_unset=True)
-    return changes, _version(changes.pop("version", None), if_match)
 
 
 def _get(model, code: str, qs=None):
@@ -536,14 +527,14 @@ def get_channel(request, code: str):
 )
 def update_channel(request, code: str, payload: ChannelPatch, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.change_channel")
-    changes, version = _changes(payload, if_match)
+    changes, version = patch_and_version(payload, if_match)
     return structure.update_channel(code, expected_version=version, **changes)
 
 
 @router.delete("/catalog/channels/{code}", response={204: None}, summary="Delete a channel")
 def delete_channel(request, code: str, version: int | None = None, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.delete_channel")
-    structure.delete_channel(code, expected_version=_version(version, if_match))
+    structure.delete_channel(code, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -587,7 +578,7 @@ def update_attribute_group(
     request, code: str, payload: AttributeGroupPatch, if_match: str | None = IF_MATCH
 ):
     require(request.user, "catalog.change_attributegroup")
-    changes, version = _changes(payload, if_match)
+    changes, version = patch_and_version(payload, if_match)
     return structure.update_attribute_group(code, expected_version=version, **changes)
 
 
@@ -600,7 +591,7 @@ def delete_attribute_group(
     request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
 ):
     require(request.user, "catalog.delete_attributegroup")
-    structure.delete_attribute_group(code, expected_version=_version(version, if_match))
+    structure.delete_attribute_group(code, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -652,7 +643,7 @@ def get_attribute(request, code: str):
 )
 def update_attribute(request, code: str, payload: AttributePatch, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.change_attribute")
-    changes, version = _changes(payload, if_match)
+    changes, version = patch_and_version(payload, if_match)
     return structure.update_attribute(code, expected_version=version, **changes)
 
 
@@ -665,7 +656,7 @@ def delete_attribute(
     request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
 ):
     require(request.user, "catalog.delete_attribute")
-    structure.delete_attribute(code, expected_version=_version(version, if_match))
+    structure.delete_attribute(code, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -748,7 +739,7 @@ def get_family(request, code: str):
 )
 def update_family(request, code: str, payload: FamilyPatch, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.change_family")
-    changes, version = _changes(payload, if_match)
+    changes, version = patch_and_version(payload, if_match)
     return structure.update_family(code, expected_version=version, **changes)
 
 
@@ -759,7 +750,7 @@ def update_family(request, code: str, payload: FamilyPatch, if_match: str | None
 )
 def delete_family(request, code: str, version: int | None = None, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.delete_family")
-    structure.delete_family(code, expected_version=_version(version, if_match))
+    structure.delete_family(code, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -789,7 +780,7 @@ def get_requirements(request, code: str):
 def set_requirements(request, code: str, payload: RequirementsIn, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.change_family")
     family = structure.set_requirements(
-        code, payload.requirements, expected_version=_version(payload.version, if_match)
+        code, payload.requirements, expected_version=expected_version(payload.version, if_match)
     )
     return _requirements(family)
 
@@ -839,7 +830,7 @@ def update_family_variant(
     request, code: str, payload: FamilyVariantPatch, if_match: str | None = IF_MATCH
 ):
     require(request.user, "catalog.change_familyvariant")
-    changes, version = _changes(payload, if_match)
+    changes, version = patch_and_version(payload, if_match)
     return structure.update_family_variant(code, expected_version=version, **changes)
 
 
@@ -852,7 +843,7 @@ def delete_family_variant(
     request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
 ):
     require(request.user, "catalog.delete_familyvariant")
-    structure.delete_family_variant(code, expected_version=_version(version, if_match))
+    structure.delete_family_variant(code, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -897,7 +888,7 @@ def get_category(request, code: str):
 )
 def update_category(request, code: str, payload: CategoryPatch, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.change_category")
-    changes, version = _changes(payload, if_match)
+    changes, version = patch_and_version(payload, if_match)
     return structure.update_category(code, expected_version=version, **changes)
 
 
@@ -910,7 +901,7 @@ def delete_category(
     request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
 ):
     require(request.user, "catalog.delete_category")
-    structure.delete_category(code, expected_version=_version(version, if_match))
+    structure.delete_category(code, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -963,7 +954,7 @@ def get_group(request, code: str):
 @router.patch("/catalog/groups/{code}", response=GroupOut, summary="Change a product group")
 def update_group(request, code: str, payload: GroupPatch, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.change_productgroup")
-    changes, version = _changes(payload, if_match)
+    changes, version = patch_and_version(payload, if_match)
     return structure.update_group(code, expected_version=version, **changes)
 
 
@@ -972,7 +963,7 @@ def update_group(request, code: str, payload: GroupPatch, if_match: str | None =
 )
 def delete_group(request, code: str, version: int | None = None, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.delete_productgroup")
-    structure.delete_group(code, expected_version=_version(version, if_match))
+    structure.delete_group(code, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -1015,7 +1006,7 @@ def update_association_type(
     request, code: str, payload: AssociationTypePatch, if_match: str | None = IF_MATCH
 ):
     require(request.user, "catalog.change_associationtype")
-    changes, version = _changes(payload, if_match)
+    changes, version = patch_and_version(payload, if_match)
     return structure.update_association_type(code, expected_version=version, **changes)
 
 
@@ -1028,5 +1019,5 @@ def delete_association_type(
     request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
 ):
     require(request.user, "catalog.delete_associationtype")
-    structure.delete_association_type(code, expected_version=_version(version, if_match))
+    structure.delete_association_type(code, expected_version=expected_version(version, if_match))
     return Status(204, None)

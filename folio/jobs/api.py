@@ -7,7 +7,7 @@ from ninja.pagination import paginate
 from folio.api import Pagination
 from folio.jobs import services
 from folio.jobs.models import Job, Schedule
-from folio.versioning import parse_if_match
+from folio.versioning import patch_and_version
 
 router = Router(tags=["jobs"])
 
@@ -109,8 +109,5 @@ def update_schedule(
     from folio.accounts.services import require
 
     require(request.user, "jobs.change_schedule")
-    changes = payload.dict(exclude_unset=True)
-    version = changes.pop("version", None)
-    if version is None:
-        version = parse_if_match(if_match)
+    changes, version = patch_and_version(payload, if_match)
     return services.update_schedule(name, expected_version=version, **changes)
