@@ -257,6 +257,9 @@ api.docs_decorator = _require_login_or_token
 
 def _add_routers():
     from folio.accounts.api import router as accounts_router
+    from folio.assets.api import router as assets_router
+    from folio.assets.api_manage import router as assets_manage_router
+    from folio.assets.api_media import router as assets_media_router
     from folio.catalog.api import router as catalog_router
     from folio.catalog.api_bulk import router as catalog_bulk_router
     from folio.catalog.api_structure import router as catalog_structure_router
@@ -269,6 +272,9 @@ def _add_routers():
     api.add_router("/v1/", catalog_router)
     api.add_router("/v1/", catalog_structure_router)
     api.add_router("/v1/", search_router)
+    api.add_router("/v1/", assets_router)  # before other assets routers: /assets/uploads
+    api.add_router("/v1/", assets_manage_router)
+    api.add_router("/v1/", assets_media_router)
 
 
 _add_routers()

@@ -9,6 +9,7 @@ from django.utils.module_loading import import_string
 SEEDERS = [
     "folio.accounts.demo.seed",
     "folio.catalog.demo.seed",
+    "folio.assets.demo.seed",
 ]
 
 

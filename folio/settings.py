@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "folio.jobs",
     "folio.catalog",
     "folio.search",
+    "folio.assets",
     "folio.web",
 ]
 
@@ -171,12 +172,44 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-MEDIA_ROOT = Path(env("FOLIO_MEDIA", str(VAR_DIR / "media"))).resolve()
 MEDIA_URL = "media/"
+# FOLIO_MEDIA: a folder (default ./var/media) or s3://bucket/prefix for S3-compatible object
+# storage (AWS, MinIO, SeaweedFS…; FOLIO_S3_ENDPOINT_URL for anything but AWS).
+MEDIA = env("FOLIO_MEDIA", str(VAR_DIR / "media"))
+if MEDIA.startswith("s3://"):
+    _bucket, _, _prefix = MEDIA[5:].partition("/")
+    if not _bucket:
+        raise ImproperlyConfigured("FOLIO_MEDIA=s3://bucket/prefix needs a bucket name")
+    MEDIA_ROOT = VAR_DIR / "media"  # not used for files; Django wants a value
+    _media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _bucket,
+            "location": _prefix.strip("/"),
+            "endpoint_url": env("FOLIO_S3_ENDPOINT_URL"),
+            "region_name": env("FOLIO_S3_REGION"),
+            "access_key": env("FOLIO_S3_ACCESS_KEY"),
+            "secret_key": env("FOLIO_S3_SECRET_KEY"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": 300,  # presigned URLs live minutes, never past rights
+            "file_overwrite": True,  # content-addressed: same name, same bytes
+        },
+    }
+else:
+    MEDIA_ROOT = Path(MEDIA).resolve()
+    _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _media_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# Assets: limits on every upload, and how many old versions keep their bytes.
+MAX_UPLOAD_BYTES = env_int("FOLIO_MAX_UPLOAD_BYTES", 5 * 1024**3)
+MAX_IMAGE_PIXELS = env_int("FOLIO_MAX_IMAGE_PIXELS", 100_000_000)
+VERSION_RETENTION = env_int("FOLIO_VERSION_RETENTION", 0)  # keep the last N; 0 keeps all
+RIGHTS_WARNING_DAYS = env_int("FOLIO_RIGHTS_WARNING_DAYS", 30)
+UPLOAD_DIR = VAR_DIR / "uploads"  # resumable uploads in progress, and spooled files
 
 # Limits on every request body; uploads of large files get their own streamed path.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("FOLIO_MAX_REQUEST_BYTES", 25 * 1024 * 1024)

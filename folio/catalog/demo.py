@@ -8,7 +8,7 @@ check that they work together. Idempotent: nothing is added when the catalog has
 """
 
 from folio.catalog import services, structure
-from folio.catalog.models import Channel, Product
+from folio.catalog.models import Channel, Currency, Locale, Product
 
 V = None  # readability: "no locale" / "no channel" in value entries
 
@@ -29,6 +29,17 @@ def seed(out) -> None:
 
 
 def _structure() -> None:
+    # Migrations seed these; a database restored or flushed without them gets them here.
+    for code, label in (
+        ("en_US", "English (US)"),
+        ("de_DE", "German (Germany)"),
+        ("fr_FR", "French (France)"),
+    ):
+        if not Locale.objects.filter(code=code).exists():
+            structure.create_locale(code, label=label)
+    for code, label in (("USD", "US dollar"), ("EUR", "Euro")):
+        if not Currency.objects.filter(code=code).exists():
+            structure.create_currency(code, label=label)
     for code, labels in {
         "master": {"en_US": "All products", "de_DE": "Alle Produkte", "fr_FR": "Tous les produits"},
     }.items():

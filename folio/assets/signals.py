@@ -1,0 +1,14 @@
+"""What other parts of the assets domain react to, sent inside the writer's transaction.
+
+- version_added(asset, version): a new file version exists (previews, perceptual hash).
+- asset_changed(asset_ids): anything users search or filter by may have changed (search
+  index, and later completeness of linked products).
+- asset_status_changed(asset, old, new): approval or rights state changed (events, webhooks,
+  completeness of linked products).
+"""
+
+from django.dispatch import Signal
+
+version_added = Signal()
+asset_changed = Signal()
+asset_status_changed = Signal()

@@ -1,0 +1,315 @@
+"""Content-addressed file storage: every distinct file is stored once, named by its SHA-256.
+
+An upload is first *spooled*: streamed in chunks into a temporary file under
+settings.UPLOAD_DIR while its SHA-256 is computed and its first bytes are sniffed, so memory
+stays flat for multi-gigabyte files and an over-size file is refused as soon as it passes the
+limit. Metadata is read from that local file; only then are the bytes put into the media
+storage (a folder or S3, always through Django's storage API) at `blobs/aa/bb/<sha256>`,
+and only if no blob with that hash exists.
+
+A failed upload leaves nothing behind: the temporary file is removed in every case, and a
+stored file whose database transaction does not commit is removed too. Before a new file is
+put into storage a small marker (`pending/<sha256>`) is saved next to it and removed once the
+transaction commits; `delete_unreferenced_blobs()` deletes any file whose marker outlived its
+transaction (a rollback in an outer transaction, or a process killed mid-way) without a Blob
+row, so no listing of the whole storage is ever needed.
+"""
+
+import contextlib
+import contextvars
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import filetype
+from django.conf import settings
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from folio.assets.models import AssetVersion, Blob, Preview
+from folio.errors import InvalidInput, TooLarge
+
+log = logging.getLogger("folio.assets")
+
+CHUNK = 1024 * 1024
+SNIFF_BYTES = 8192
+PENDING_DIR = "pending"
+PENDING_GRACE = timedelta(hours=1)
+# Hashes of files stored by the service call in progress (see cleanup_on_failure).
+_rollback_watch: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "folio_blob_watch", default=None
+)
+
+
+@dataclass
+class Spooled:
+    """A file received into UPLOAD_DIR: its local path, hash, size and sniffed type."""
+
+    path: Path
+    sha256: str
+    size: int
+    mime: str
+    head: bytes = field(repr=False, default=b"")
+
+
+def blob_name(sha256: str) -> str:
+    return f"blobs/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def upload_dir() -> Path:
+    path = Path(settings.UPLOAD_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"  # pragma: no cover
+
+
+def sniff(head: bytes) -> str:
+    """The MIME type the content says (never the name). SVG and text have no magic number,
+    so they are recognised by their start; anything unknown is application/octet-stream."""
+    kind = filetype.guess(head) if head else None
+    if kind is not None:
+        return kind.mime
+    text = _as_text(head)
+    if text is None:
+        return "application/octet-stream"
+    start = text.lstrip("\ufeff \t\r\n").lower()
+    if "<svg" in start[:4096] and (
+        start.startswith("<?xml")
+        or start.startswith("<svg")
+        or start.startswith("<!--")
+        or start.startswith("<!doctype")
+    ):
+        return "image/svg+xml"
+    if start.startswith("<?xml"):
+        return "application/xml"
+    return "text/plain"
+
+
+def _as_text(head: bytes) -> str | None:
+    if b"\x00" in head:
+        return None
+    # The sniffed block may end inside a multi-byte character.
+    for cut in range(4):
+        try:
+            return head[: len(head) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+@contextlib.contextmanager
+def spool(fileobj, *, filename: str = "", max_bytes: int | None = None) -> Iterator[Spooled]:
+    """Receive `fileobj` into a temporary file; the file is deleted when the block ends."""
+    limit = settings.MAX_UPLOAD_BYTES if max_bytes is None else max_bytes
+    fd, name = tempfile.mkstemp(prefix="spool-", dir=upload_dir())
+    path = Path(name)
+    try:
+        digest = hashlib.sha256()
+        size = 0
+        head = b""
+        with os.fdopen(fd, "wb") as out:
+            while True:
+                chunk = fileobj.read(CHUNK)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(
+                        f"{filename or 'the file'} is larger than the {_human(limit)} allowed",
+                        details={"filename": filename, "max_bytes": limit},
+                    )
+                if len(head) < SNIFF_BYTES:
+                    head += chunk[: SNIFF_BYTES - len(head)]
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise InvalidInput(f"{filename or 'the file'} is empty", details={"filename": filename})
+        yield Spooled(path=path, sha256=digest.hexdigest(), size=size, mime=sniff(head), head=head)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def spool_path(path: Path, *, filename: str = "", max_bytes: int | None = None):
+    """Like spool() for a file already on local disk (an assembled resumable upload, a
+    sanitised copy): hashed and sniffed in place, not copied; the file is left as it is."""
+    limit = settings.MAX_UPLOAD_BYTES if max_bytes is None else max_bytes
+    path = Path(path)
+    size = path.stat().st_size
+    if size > limit:
+        raise TooLarge(
+            f"{filename or path.name} is larger than the {_human(limit)} allowed",
+            details={"filename": filename, "max_bytes": limit},
+        )
+    if size == 0:
+        raise InvalidInput(f"{filename or path.name} is empty", details={"filename": filename})
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+        digest.update(head)
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    yield Spooled(path=path, sha256=digest.hexdigest(), size=size, mime=sniff(head), head=head)
+
+
+def put(spooled: Spooled) -> tuple[Blob, bool]:
+    """The Blob for these bytes, storing them if they are new. Call inside the transaction
+    that creates the rows referring to it: a new file is deleted again if that transaction
+    fails (and swept later if an outer one rolls back)."""
+    name = blob_name(spooled.sha256)
+    existing = Blob.objects.filter(sha256=spooled.sha256).first()
+    if existing is not None:
+        # A blob row kept only for pruned versions has lost its file; these bytes bring it back.
+        if not default_storage.exists(existing.storage_name):
+            with open(spooled.path, "rb") as f:
+                default_storage.save(existing.storage_name, File(f, name=spooled.sha256))
+        return existing, False
+    marker = f"{PENDING_DIR}/{spooled.sha256}"
+    stored_here = False
+    if not default_storage.exists(name):
+        default_storage.save(marker, ContentFile(b""))
+        with open(spooled.path, "rb") as f:
+            saved = default_storage.save(name, File(f, name=spooled.sha256))
+        stored_here = True
+        if saved != name:  # a concurrent upload of the same bytes won the name
+            default_storage.delete(saved)
+    try:
+        with transaction.atomic():
+            blob, created = Blob.objects.get_or_create(
+                sha256=spooled.sha256,
+                defaults={"size": spooled.size, "mime": spooled.mime, "storage_name": name},
+            )
+    except BaseException:
+        if stored_here:
+            _discard(spooled.sha256)
+        raise
+    if stored_here:
+        _watch(spooled.sha256)
+    return blob, created
+
+
+def _watch(sha256: str) -> None:
+    """Remove the new file if the surrounding transaction fails, the marker if it commits."""
+    marker = f"{PENDING_DIR}/{sha256}"
+    transaction.on_commit(lambda: _quiet_delete(marker))
+    pending = _rollback_watch.get()
+    if pending is not None:
+        pending.append(sha256)
+
+
+def _quiet_delete(name: str) -> None:
+    try:
+        default_storage.delete(name)
+    except Exception:  # a leftover marker is swept later
+        log.warning("could not delete %s from media storage", name, exc_info=True)
+
+
+def _discard(sha256: str) -> None:
+    """Delete a stored file (and its marker) unless a committed Blob row refers to it."""
+    if Blob.objects.filter(sha256=sha256).exists():
+        return
+    _quiet_delete(blob_name(sha256))
+    _quiet_delete(f"{PENDING_DIR}/{sha256}")
+
+
+@contextlib.contextmanager
+def cleanup_on_failure() -> Iterator[None]:
+    """Wrap a service's whole transaction: if it raises, files it newly stored are deleted.
+
+    Used around the service's `transaction.atomic()` (outside it), so by the time the cleanup
+    runs that block — a transaction or a savepoint in an outer one — is rolled back and
+    `_discard` sees a Blob row only if someone else's committed work refers to the file."""
+    outer = _rollback_watch.get()
+    new: list[str] = []
+    token = _rollback_watch.set(new)
+    try:
+        yield
+    except BaseException:
+        for sha in new:
+            _discard(sha)
+        raise
+    finally:
+        _rollback_watch.reset(token)
+        if outer is not None:  # an enclosing service call that fails later cleans up too
+            outer.extend(new)
+
+
+def store(fileobj, *, filename: str = "", max_bytes: int | None = None) -> tuple[Blob, bool]:
+    """Stream `fileobj` into the media storage; (Blob, created). Identical bytes are stored
+    once: a second store of the same content returns the existing Blob with created False."""
+    with (
+        cleanup_on_failure(),
+        spool(fileobj, filename=filename, max_bytes=max_bytes) as sp,
+        transaction.atomic(),
+    ):
+        return put(sp)
+
+
+def open_blob(blob: Blob):
+    """A readable binary file of the blob's bytes (local file or a streamed S3 object)."""
+    return default_storage.open(blob.storage_name, "rb")
+
+
+def delete_unreferenced_blobs(*, candidates=None) -> int:
+    """Delete blobs (rows and files) that no unpruned version and no preview refers to, and
+    stored files left by transactions that never committed. Returns how many were deleted.
+
+    `candidates` limits the check to these hashes (after a prune); None checks them all."""
+    deleted = 0
+    qs = Blob.objects.all() if candidates is None else Blob.objects.filter(sha256__in=candidates)
+    unused = qs.filter(
+        ~Exists(AssetVersion.objects.filter(blob=OuterRef("pk"), pruned=False)),
+        ~Exists(Preview.objects.filter(blob=OuterRef("pk"))),
+    ).annotate(pinned=Exists(AssetVersion.objects.filter(blob=OuterRef("pk"))))
+    for blob in unused.iterator():
+        # Pruned versions keep their row (history) and, through PROTECT, their blob row;
+        # only the file goes.
+        _quiet_delete(blob.storage_name)
+        if not blob.pinned:
+            blob.delete()
+        deleted += 1
+    deleted += _sweep_pending()
+    return deleted
+
+
+def _sweep_pending() -> int:
+    try:
+        _, names = default_storage.listdir(PENDING_DIR)
+    except (FileNotFoundError, NotADirectoryError, OSError):
+        return 0
+    cutoff = timezone.now() - PENDING_GRACE
+    swept = 0
+    for sha in names:
+        marker = f"{PENDING_DIR}/{sha}"
+        try:
+            modified = default_storage.get_modified_time(marker)
+        except (FileNotFoundError, OSError, NotImplementedError):
+            continue
+        if modified > cutoff:
+            continue  # its transaction may still be running
+        if not Blob.objects.filter(sha256=sha).exists():
+            _quiet_delete(blob_name(sha))
+            swept += 1
+        _quiet_delete(marker)
+    return swept
+
+
+def blob_exists_in_storage(blob: Blob) -> bool:
+    return default_storage.exists(blob.storage_name)
