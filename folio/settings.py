@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "folio.catalog",
     "folio.search",
     "folio.assets",
+    "folio.renditions",
     "folio.web",
 ]
 
