@@ -264,6 +264,7 @@ def _add_routers():
     from folio.catalog.api_bulk import router as catalog_bulk_router
     from folio.catalog.api_structure import router as catalog_structure_router
     from folio.jobs.api import router as jobs_router
+    from folio.renditions.api import router as renditions_router
     from folio.search.api import router as search_router
 
     api.add_router("/v1/", accounts_router)
@@ -275,6 +276,7 @@ def _add_routers():
     api.add_router("/v1/", assets_router)  # before other assets routers: /assets/uploads
     api.add_router("/v1/", assets_manage_router)
     api.add_router("/v1/", assets_media_router)
+    api.add_router("/v1/", renditions_router)
 
 
 _add_routers()

@@ -10,5 +10,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("share/", include("folio.assets.share_urls")),  # public share links, no login
+    path("img/", include("folio.renditions.delivery_urls")),  # rendition delivery, no login
     path("", include("folio.web.urls")),
 ]

@@ -35,7 +35,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from folio.assets.models import AssetVersion, Blob, Preview
+from folio.assets.models import AssetVersion, Blob
 from folio.errors import InvalidInput, TooLarge
 
 log = logging.getLogger("folio.assets")
@@ -274,9 +274,18 @@ def delete_unreferenced_blobs(*, candidates=None) -> int:
     `candidates` limits the check to these hashes (after a prune); None checks them all."""
     deleted = 0
     qs = Blob.objects.all() if candidates is None else Blob.objects.filter(sha256__in=candidates)
+    # Every other table that points at blobs (previews, renditions, and whatever later apps
+    # add) keeps them alive; asked through the model graph so assets need not know them.
+    others = [
+        ~Exists(rel.related_model._default_manager.filter(**{rel.field.name: OuterRef("pk")}))
+        for rel in Blob._meta.get_fields(include_hidden=True)
+        if rel.is_relation
+        and rel.auto_created
+        and not rel.concrete
+        and rel.related_model is not AssetVersion
+    ]
     unused = qs.filter(
-        ~Exists(AssetVersion.objects.filter(blob=OuterRef("pk"), pruned=False)),
-        ~Exists(Preview.objects.filter(blob=OuterRef("pk"))),
+        ~Exists(AssetVersion.objects.filter(blob=OuterRef("pk"), pruned=False)), *others
     ).annotate(pinned=Exists(AssetVersion.objects.filter(blob=OuterRef("pk"))))
     for blob in unused.iterator():
         # Pruned versions keep their row (history) and, through PROTECT, their blob row;

@@ -198,6 +198,7 @@ def test_filters_give_the_same_products_whichever_condition_drives(
     from folio.catalog import queries
 
     monkeypatch.setattr(queries, "DRIVER_LIMIT", driver_limit)
+    monkeypatch.setattr(queries, "FAMILY_SCAN_LIMIT", driver_limit)
     services.create_product(espresso_pro())
     services.create_product(
         espresso_pro(
@@ -211,6 +212,7 @@ def test_filters_give_the_same_products_whichever_condition_drives(
     response = editor.get(
         "/api/v1/catalog/products",
         {
+            "family": ["coffee_machines", "bottles"],
             "filter": ["power>=1000 W", "coffee_types in whole_beans"],
             "channel": "ecommerce",
             "locale": "en_US",
