@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench lint lock clean-venv
+.PHONY: run test bench lint lock clean-venv doc-images
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Folio needs Python >= 3.11")'
@@ -24,6 +24,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench
+
+# The before/after pictures of docs/renditions.md (rendered by the engine, from a seed).
+doc-images: $(STAMP)
+	$(VENV)/bin/python scripts/render-doc-images
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

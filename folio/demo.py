@@ -10,6 +10,7 @@ SEEDERS = [
     "folio.accounts.demo.seed",
     "folio.catalog.demo.seed",
     "folio.assets.demo.seed",
+    "folio.renditions.demo.seed",
 ]
 
 

@@ -19,13 +19,22 @@ then scaled up and feathered at full resolution):
    shadow's border is soft, so "sharp" edges (strong at the fine scale relative to the
    coarse one) and chroma edges are barriers;
 3. the background is grown from the border through pixels that look like background (or,
-   unless `keep_shadow`, like a shadow on it) without crossing a barrier; everything not
+   unless `keep_shadow`, like a shadow on it) without crossing a barrier; a shadow region
+   is judged by its darkened pixels only (low and flat under the product), so the inside
+   of a handle or an arc reached through it does not make it look tall; everything not
    reached is the product;
 4. regions enclosed by the product that match the background closely stay transparent
    (the hole of a mug's handle); other enclosed regions (a white product's own face) are
    filled; specks are dropped;
-5. the mask is scaled to full size with a smooth kernel and its edge steepened to a
+5. the floor is grown back over the few px the edge barriers held off (including JPEG
+   chroma bleeding beside coloured products), and contour pixels get a coverage from
+   their colour distance relative to the product's interior nearby (sub-pixel contour);
+6. the soft mask is scaled to full size with a smooth kernel and its edge steepened to a
    ~1.5 px feather, so the cut follows the interpolated contour without stair steps.
+
+`confidence` combines the border fit, the product's area and frame contact with the share
+of the cut's contour that lies on a sharp edge: a contour along a soft edge follows a kept
+shadow or a highlight the flood entered by.
 
 An optional learned backend (an ONNX segmentation model whose path the operator supplies)
 can sit behind the same function later; this module never downloads anything.
@@ -123,7 +132,7 @@ def _from_numpy(arr: np.ndarray) -> pyvips.Image:
 
 
 def _upscale(mask: np.ndarray, width: int, height: int) -> pyvips.Image:
-    small = _from_numpy(mask.astype(np.uint8) * np.uint8(255))
+    small = _from_numpy(np.rint(np.clip(mask, 0, 1) * 255).astype(np.uint8))
     if small.width == width and small.height == height:
         return small.gaussblur(0.5).cast("uchar")
     xs, ys = width / small.width, height / small.height
@@ -139,7 +148,8 @@ def _upscale(mask: np.ndarray, width: int, height: int) -> pyvips.Image:
 
 
 def _blur(arr: np.ndarray, sigma: float) -> np.ndarray:
-    return _to_numpy(_from_numpy(arr.astype(np.float32)).gaussblur(sigma, precision="float"))
+    out = _to_numpy(_from_numpy(arr.astype(np.float32)).gaussblur(sigma, precision="float"))
+    return out[..., 0] if arr.ndim == 2 else out
 
 
 def _grad(arr: np.ndarray) -> np.ndarray:
@@ -247,8 +257,23 @@ def _segment(lab: np.ndarray, *, keep_shadow: bool) -> dict:
     # an opening removes it without eating thin parts wider than 5 px.
     product = _dilate(_dilate(_erode(_erode(product))))
     product = _drop_specks(product, area)
+    # The flood stops a pixel or two short of the silhouette (the edge band is a barrier),
+    # and a binary mask at the working size quantises the contour to 1/scale full-size px:
+    # give the boundary pixels a coverage from their colour distance instead.
+    floor_de = de if keep_shadow else np.minimum(de, de_shadow)
+    # The edge barriers are a few px wide (a high-contrast step stays above the gradient
+    # threshold well beside it): win back the floor pixels they held off.
+    # JPEG's subsampled chroma bleeds a few px into the floor beside a coloured product:
+    # there the floor keeps its lightness but not its hue.
+    floor = ~product
+    floor_like = (floor_de < t) | ((np.abs(dl) < t) & (dc < 3 * t) & (dc > 1.5 * t))
+    for _ in range(6):
+        floor = floor | (_dilate(floor) & floor_like)
+    product = ~floor
+    soft = _soft_edge(product, de, floor_de)
+    product = soft >= 0.5
 
-    confidence, signals = _confidence(product, border, inliers, noise, t, g_fine, g_t, de, area)
+    confidence, signals = _confidence(product, border, inliers, noise, sharp | chroma_edge, area)
     details = {
         "noise": round(noise, 2),
         "threshold": round(t, 2),
@@ -256,7 +281,22 @@ def _segment(lab: np.ndarray, *, keep_shadow: bool) -> dict:
         "work_size": [w, h],
         **signals,
     }
-    return {"mask": product, "confidence": confidence, "details": details}
+    return {"mask": soft, "confidence": confidence, "details": details}
+
+
+def _soft_edge(product: np.ndarray, de: np.ndarray, floor_de: np.ndarray) -> np.ndarray:
+    """Coverage 0..1 near the contour: a mixed pixel's distance to the background is its
+    product share times the local product-to-background distance (read from the product's
+    interior nearby); outside the contour the floor's shadow-tolerant distance counts, so a
+    shadow next to the foot does not pass for product."""
+    inner = _erode(_erode(product))
+    weight = _blur(inner.astype(np.float32), 2.0)
+    local = _blur(np.where(inner, de, 0).astype(np.float32), 2.0) / np.maximum(weight, 1e-3)
+    band = (_dilate(product) & ~inner) & (weight > 0.05)
+    soft = product.astype(np.float32)
+    d = np.where(product, de, floor_de)
+    soft[band] = np.clip(d[band] / np.maximum(local[band], 1e-3), 0, 1)
+    return soft
 
 
 def _drop_shadows(background, de_shadow, dl, t, barrier, border):
@@ -271,10 +311,18 @@ def _drop_shadows(background, de_shadow, dl, t, barrier, border):
     gained = reached & ~background
     if not gained.any():
         return background
-    rows = np.nonzero((~background).any(axis=1))[0]
+    # The extent of the largest non-floor region: a speck of JPEG noise at the frame's
+    # edge must not stretch it.
+    fg = _labels(~background)
+    counts = np.bincount(fg[~background])
+    rows = np.nonzero((fg == int(np.argmax(counts))).any(axis=1))[0]
     top, bottom = rows[0], rows[-1]
     height = max(bottom - top + 1, 1)
-    parts = _labels(gained)
+    # Judge only the darkened part: a handle's or an arc's inside is reached through the
+    # shadow too, and would make the shadow look tall. It rejoins by the re-flood below.
+    dark = gained & (dl < -t)
+    parts = _labels(dark)
+    gained_all, gained = gained, dark
     ids = parts[gained]
     counts = np.bincount(ids)
     ys = np.nonzero(gained)[0]
@@ -286,7 +334,10 @@ def _drop_shadows(background, de_shadow, dl, t, barrier, border):
         if mean_y[lid] > top + 0.7 * height and span < 0.45 * height:
             accept.append(lid)
     if accept:
-        background = background | (gained & np.isin(parts, accept))
+        shadow = gained & np.isin(parts, accept)
+        passable = background | shadow | (gained_all & ~dark)
+        labels = _labels(passable)
+        background = np.isin(labels, np.unique(labels[border & passable])) & passable
     return background
 
 
@@ -335,21 +386,23 @@ def _drop_specks(product: np.ndarray, area: int) -> np.ndarray:
     return product
 
 
-def _confidence(product, border, inliers, noise, t, g_fine, g_t, de, area):
+def _confidence(product, border, inliers, noise, sharp, area):
     frac = float(product.mean())
     touching = float(product[border].mean())
+    # A product's outline is a sharp step all round; where the cut follows a soft edge it
+    # is following a shadow it kept, or a highlight the flood entered by.
     edge = _dilate(product) & ~product
-    supported = float((_dilate(g_fine > 0.5 * g_t) & edge).sum() / max(edge.sum(), 1))
+    supported = float((_dilate(sharp) & edge).sum() / max(edge.sum(), 1))
     signals = {
         "border_inliers": round(inliers, 3),
         "area_fraction": round(frac, 3),
         "border_touching": round(touching, 3),
-        "edge_support": round(supported, 3),
+        "edge_sharp": round(supported, 3),
     }
     c_border = float(np.clip((inliers - 0.5) / 0.4, 0, 1))
     c_noise = float(np.clip((14.0 - noise) / 10.0, 0, 1))
     c_area = float(np.clip(frac / 0.02, 0, 1) * np.clip((0.9 - frac) / 0.2, 0, 1))
     c_touch = float(np.clip(1 - touching * 4, 0, 1))
-    c_edge = float(np.clip((supported - 0.5) / 0.4, 0, 1))
-    conf = c_border * c_noise * c_area * (0.4 + 0.6 * c_touch) * (0.5 + 0.5 * c_edge)
+    c_edge = float(np.clip((supported - 0.7) / 0.25, 0, 1))
+    conf = c_border * c_noise * c_area * (0.4 + 0.6 * c_touch) * (0.3 + 0.7 * c_edge)
     return round(conf, 3), signals

@@ -17,12 +17,12 @@ from tests.assets import files
 SCALE = 0.3
 # Floors measured on these samples at SCALE (see docs/renditions.md), not aspirations.
 FLOORS = {
-    "white_on_white": 0.8,
-    "coloured_on_white": 0.8,
-    "tinted_background": 0.7,
-    "reflective": 0.6,
-    "holes": 0.6,
-    "textured": 0.7,
+    "white_on_white": 0.9,
+    "coloured_on_white": 0.85,
+    "tinted_background": 0.85,
+    "reflective": 0.8,
+    "holes": 0.75,
+    "textured": 0.8,
 }
 
 
