@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "folio.search",
     "folio.assets",
     "folio.renditions",
+    "folio.linking",
     "folio.web",
 ]
 

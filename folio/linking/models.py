@@ -1,0 +1,99 @@
+"""Links between product facts and product media: which asset shows which product, in which
+role and position, for which locale and channel. Linking depends on catalog and assets; they
+never import it."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+ROLES = ("main", "gallery", "lifestyle", "swatch", "video", "manual", "certificate", "logo")
+
+
+class Link(models.Model):
+    """An asset shown for a product, a product model or a variant.
+
+    A variant inherits its models' links role by role, unless it has links of its own for that
+    role (the blue bottle has its own main image and shares the manual).
+    """
+
+    product = models.ForeignKey("catalog.Product", null=True, blank=True,
+                                on_delete=models.CASCADE, related_name="links")
+    product_model = models.ForeignKey("catalog.ProductModel", null=True, blank=True,
+                                      on_delete=models.CASCADE, related_name="links")
+    asset = models.ForeignKey("assets.Asset", on_delete=models.CASCADE, related_name="links")
+    role = models.SlugField(max_length=50)  # ROLES or a custom role
+    position = models.PositiveIntegerField(default=1)
+    locale = models.CharField(max_length=10, blank=True)  # "" = every locale
+    channel = models.ForeignKey("catalog.Channel", null=True, blank=True,
+                                on_delete=models.CASCADE, related_name="+")  # null = every channel
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    source = models.CharField(max_length=20, default="manual")  # manual, auto, import, api
+
+    class Meta:
+        # NULLs are distinct in unique constraints, so for links without a channel the service
+        # layer is what keeps an asset from being linked twice in one role.
+        ordering = ["role", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(product__isnull=False, product_model__isnull=True)
+                           | models.Q(product__isnull=True, product_model__isnull=False)),
+                name="link_has_one_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["product", "asset", "role", "locale", "channel"],
+                name="link_once_per_product",
+            ),
+            models.UniqueConstraint(
+                fields=["product_model", "asset", "role", "locale", "channel"],
+                name="link_once_per_model",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["product", "role", "position"]),
+            models.Index(fields=["product_model", "role", "position"]),
+            models.Index(fields=["asset"]),
+        ]
+
+    def __str__(self):
+        owner = f"p{self.product_id}" if self.product_id else f"m{self.product_model_id}"
+        return f"{owner}:{self.role}#{self.position}→a{self.asset_id}"
+
+
+class LinkChange(models.Model):
+    """History of links: link, unlink, reorder, replace (undoable), auto-link."""
+
+    at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=20)
+    product = models.ForeignKey("catalog.Product", null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+    product_model = models.ForeignKey("catalog.ProductModel", null=True, blank=True,
+                                      on_delete=models.SET_NULL, related_name="+")
+    changes = models.JSONField(default=list)  # enough to undo: [{"op", "link": {...}}]
+    undone = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class AutoLinkPattern(models.Model):
+    """How file names name their product: `{sku}_{view}.jpg` with views mapped to roles and
+    positions, `{gtin}.MAIN.jpg`, `{sku}-{position}.jpg`."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    pattern = models.CharField(max_length=200)
+    # {"front": {"role": "main", "position": 1}, "side": {"role": "gallery", "position": 2}}
+    views = models.JSONField(default=dict, blank=True)
+    default_role = models.SlugField(max_length=50, default="gallery")
+    priority = models.IntegerField(default=100)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["priority", "name"]
+
+    def __str__(self):
+        return self.name
