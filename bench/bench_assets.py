@@ -407,22 +407,31 @@ def run(ctx):
     )
 
 
-PHASES = [  # (module path, attribute, label); FileSystemStorage.save runs inside storage.put
-    ("folio.assets.storage", "spool_path", "hash in place (storage.spool_path)"),
-    ("folio.assets.metadata", "extract", "header metadata (metadata.extract)"),
-    ("folio.assets.services", "_duplicate_of", "duplicate check (services._duplicate_of)"),
-    ("folio.assets.storage", "put", "store bytes + Blob row (storage.put)"),
+PHASES = [  # (module path, attribute, label); _store_file runs inside storage.put
     (
-        "django.core.files.storage.FileSystemStorage",
-        "save",
-        "of which FileSystemStorage.save (marker + file)",
+        "folio.assets.storage",
+        "spool_path",
+        "hash + copy into media staging, one pass (storage.spool_path)",
     ),
-    ("folio.assets.browse", "reindex", "search index (browse.reindex)"),
+    ("folio.assets.metadata", "extract", "header metadata (metadata.extract)"),
+    (
+        "folio.assets.services",
+        "_blob_and_duplicate",
+        "blob lookup + duplicate check (services._blob_and_duplicate)",
+    ),
+    ("folio.assets.storage", "put", "store bytes + Blob row (storage.put)"),
+    ("folio.assets.storage", "_store_file", "of which rename into place (storage._store_file)"),
+    ("folio.assets.storage", "_save_marker", "of which pending marker (storage._save_marker)"),
+    ("folio.search.index", "index_documents", "search index write (index.index_documents)"),
+    ("folio.assets.browse", "reindex", "search re-read (browse.reindex; none for a new asset)"),
     ("folio.accounts.audit", "record", "audit entry (audit.record)"),
     ("folio.assets.previews", "start_job", "preview Job row (start_job)"),
     ("folio.jobs.services", "_enqueue", "task row on commit (jobs._enqueue)"),
 ]
-NESTED = {"of which FileSystemStorage.save (marker + file)"}
+NESTED = {
+    "of which rename into place (storage._store_file)",
+    "of which pending marker (storage._save_marker)",
+}
 
 
 def _wrap(owner, attr: str, label: str, spent: dict):
@@ -430,7 +439,7 @@ def _wrap(owner, attr: str, label: str, spent: dict):
     import contextlib
 
     original = getattr(owner, attr)
-    if attr == "spool_path":  # a context manager: time until it yields (the hashing)
+    if attr == "spool_path":  # a context manager: time until it yields (hashing + copying)
 
         @contextlib.contextmanager
         def wrapper(*args, **kwargs):

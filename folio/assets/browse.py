@@ -203,10 +203,14 @@ def _embedded_text(metadata, out: list[str], budget: list[int], key_matches=Fals
         out.append(text)
 
 
-def search_document(asset: Asset, version: AssetVersion | None) -> search_index.SearchDoc:
+def search_document(
+    asset: Asset, version: AssetVersion | None, tag_names: Iterable[str] | None = None
+) -> search_index.SearchDoc:
+    """`tag_names` when the caller knows them (else the asset's tags are read)."""
     identifiers = []
     body = [asset.description, *(str(t) for t in (asset.alt_text or {}).values())]
-    body += [t.name for t in asset.tags.all()]
+    # Sorted (as Tag's ordering sorts them when read), whatever order the caller has.
+    body += sorted(tag_names) if tag_names is not None else [t.name for t in asset.tags.all()]
     body += [asset.creator, asset.copyright, asset.credit]
     if version is not None:
         identifiers.append(version.filename)
@@ -242,5 +246,14 @@ def reindex(asset_ids: Iterable[int]) -> None:
 
 
 @receiver(asset_changed, dispatch_uid="folio.assets.browse.reindex")
-def _reindex_changed(sender, asset_ids=(), **kwargs):
-    reindex(asset_ids)
+def _reindex_changed(sender, asset_ids=(), created=None, **kwargs):
+    # A just-created asset is indexed from the sender's instances: reading it back (asset,
+    # current version, tags) cost about as much as writing its document.
+    created = created or {}
+    fresh = [
+        search_document(asset, asset.current_version, tag_names)
+        for asset, tag_names in created.values()
+    ]
+    if fresh:
+        search_index.index_documents(fresh)
+    reindex(set(asset_ids) - set(created))

@@ -19,11 +19,11 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery
 
 from folio.accounts import audit
 from folio.assets import metadata, signals, storage
-from folio.assets.models import Asset, AssetChange, AssetVersion, Collection, Tag
+from folio.assets.models import Asset, AssetChange, AssetVersion, Blob, Collection, Tag
 from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleWrite
 from folio.jobs.services import job
 from folio.versioning import save_versioned
@@ -142,7 +142,7 @@ def _kind(kind: str | None, asset_type: str) -> str:
 
 @contextlib.contextmanager
 def received(fileobj, filename: str, *, max_bytes: int | None = None) -> Iterator[tuple]:
-    """(Spooled, info) for an upload: streamed into UPLOAD_DIR, examined, SVGs made safe.
+    """(Spooled, info) for an upload: received (see storage.spool), examined, SVGs made safe.
 
     `fileobj` is a readable binary file, or a local Path that is examined in place (an
     assembled resumable upload). Temporary files are gone when the block ends."""
@@ -166,11 +166,14 @@ def received(fileobj, filename: str, *, max_bytes: int | None = None) -> Iterato
         yield sp, info
 
 
-def _duplicate_of(sha256: str, exclude_asset: int | None = None) -> Asset | None:
-    qs = Asset.objects.filter(current_version__blob_id=sha256)
-    if exclude_asset:
-        qs = qs.exclude(pk=exclude_asset)
-    return qs.order_by("id").first()
+def _blob_and_duplicate(sha256: str) -> tuple[Blob | None, int | None]:
+    """The Blob row of these bytes and the id of the first asset whose current file they are,
+    in one query (new bytes: no blob row, so no duplicate either)."""
+    first = (
+        Asset.objects.filter(current_version__blob_id=OuterRef("pk")).order_by("id").values("id")
+    )
+    blob = Blob.objects.filter(sha256=sha256).annotate(duplicate_of=Subquery(first[:1])).first()
+    return blob, (blob.duplicate_of if blob is not None else None)
 
 
 def _version_row(asset, number, blob, sp, info, filename, user, comment) -> AssetVersion:
@@ -247,61 +250,67 @@ def add_asset(
             sp,
             info,
         ),
+        transaction.atomic(),
     ):
-        if not allow_duplicate:
-            dup = _duplicate_of(sp.sha256)
-            if dup is not None:
-                raise Conflict(
-                    f"{filename} is identical to the current file of asset #{dup.pk} ({dup.title})",
-                    details={"duplicate_of": dup.pk, "title": dup.title, "filename": filename},
-                    code="duplicate",
-                )
-        with transaction.atomic():
-            blob, _ = storage.put(sp)
-            asset = Asset(
-                title=(title or "").strip()[:300] or title_from_filename(filename),
-                type=info["type"],
-                kind=_kind(kind, info["type"]),
-                created_by=user,
+        # Checked in the transaction that stores, and with the same query that finds the
+        # blob row put() would otherwise look up again. Refusing here writes nothing.
+        existing, dup_id = _blob_and_duplicate(sp.sha256)
+        if dup_id is not None and not allow_duplicate:
+            dup = Asset.objects.get(pk=dup_id)
+            raise Conflict(
+                f"{filename} is identical to the current file of asset #{dup.pk} ({dup.title})",
+                details={"duplicate_of": dup.pk, "title": dup.title, "filename": filename},
+                code="duplicate",
             )
-            _rights_from_file(asset, info["metadata"])
-            asset.save()
-            version = _version_row(asset, 1, blob, sp, info, filename, user, "")
-            asset.current_version = version
-            Asset.objects.filter(pk=asset.pk).update(current_version=version)
-            if chosen:
-                asset.collections.set(chosen)
-            tag_rows = _tags(tags)
-            if tag_rows:
-                asset.tags.set(tag_rows)
-            _history(
-                asset,
-                "create",
-                [
-                    {
-                        "field": "version",
-                        "old": None,
-                        "new": 1,
-                        "filename": filename,
-                        "sha256": sp.sha256,
-                    },
-                    {"field": "title", "old": None, "new": asset.title},
-                ],
-                user,
-            )
-            audit.record(
-                "asset.create",
-                asset,
-                summary=f"add {asset.title} ({filename}, {info['mime']})",
-                changes={
+        blob, _ = storage.put(sp, existing=existing)
+        asset = Asset(
+            title=(title or "").strip()[:300] or title_from_filename(filename),
+            type=info["type"],
+            kind=_kind(kind, info["type"]),
+            created_by=user,
+        )
+        _rights_from_file(asset, info["metadata"])
+        asset.save()
+        version = _version_row(asset, 1, blob, sp, info, filename, user, "")
+        asset.current_version = version
+        Asset.objects.filter(pk=asset.pk).update(current_version=version)
+        if chosen:
+            asset.collections.set(chosen)
+        tag_rows = _tags(tags)
+        if tag_rows:
+            asset.tags.set(tag_rows)
+        _history(
+            asset,
+            "create",
+            [
+                {
+                    "field": "version",
+                    "old": None,
+                    "new": 1,
                     "filename": filename,
                     "sha256": sp.sha256,
-                    "size": sp.size,
-                    "collections": [c.code for c in chosen],
                 },
-            )
-            signals.version_added.send(sender=Asset, asset=asset, version=version)
-            signals.asset_changed.send(sender=Asset, asset_ids=[asset.pk])
+                {"field": "title", "old": None, "new": asset.title},
+            ],
+            user,
+        )
+        audit.record(
+            "asset.create",
+            asset,
+            summary=f"add {asset.title} ({filename}, {info['mime']})",
+            changes={
+                "filename": filename,
+                "sha256": sp.sha256,
+                "size": sp.size,
+                "collections": [c.code for c in chosen],
+            },
+        )
+        signals.version_added.send(sender=Asset, asset=asset, version=version)
+        signals.asset_changed.send(
+            sender=Asset,
+            asset_ids=[asset.pk],
+            created={asset.pk: (asset, [t.name for t in tag_rows])},
+        )
     return asset
 
 

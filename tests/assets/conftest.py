@@ -43,6 +43,7 @@ def nothing_left(media):
         blob_files = [f for f in stored_files(root) if f.startswith("blobs/")]
         assert len(blob_files) == blobs, blob_files
         assert [f for f in stored_files(root) if f.startswith("pending/")] == []
+        assert [f for f in stored_files(root) if f.startswith("staging/")] == []
         assert stored_files(uploads) == []
         return True
 

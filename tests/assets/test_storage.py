@@ -45,6 +45,49 @@ def test_store_streams_hashes_and_names_by_content(db, media):
     with storage.open_blob(blob) as f:
         assert f.read() == data
     assert stored_files(media[1]) == []  # the temporary file is gone
+    # Received straight into the media folder and renamed into place: no copy is left over.
+    assert [f for f in stored_files(media[0]) if not f.startswith("pending/")] == [
+        blob.storage_name
+    ]
+
+
+def test_a_local_file_is_copied_once_and_left_as_it_is(db, media, tmp_path):
+    data = files.png(color=(4, 5, 6))
+    source = tmp_path / "source.png"
+    source.write_bytes(data)
+    with transaction.atomic(), storage.spool_path(source) as sp:
+        assert sp.sha256 == hashlib.sha256(data).hexdigest() and sp.size == len(data)
+        assert sp.staged is not None and sp.staged.read_bytes() == data
+        blob, created = storage.put(sp)
+    assert created and source.read_bytes() == data
+    with storage.open_blob(blob) as f:
+        assert f.read() == data
+    assert [f for f in stored_files(media[0]) if not f.startswith("pending/")] == [
+        blob.storage_name
+    ]
+
+
+def test_a_staged_copy_nobody_took_is_deleted(db, media, tmp_path):
+    source = tmp_path / "source.png"
+    source.write_bytes(files.png(color=(7, 8, 9)))
+    with storage.spool_path(source) as sp:
+        assert sp.staged.exists()
+    assert not sp.staged.exists() and stored_files(media[0]) == []
+
+
+def test_staged_copies_of_killed_processes_are_swept(db, media):
+    import os
+    import time
+
+    folder = media[0] / storage.STAGING_DIR
+    folder.mkdir()
+    old, new = folder / "stage-old", folder / "stage-new"
+    old.write_bytes(b"x")
+    new.write_bytes(b"y")
+    an_hour_ago = time.time() - storage.PENDING_GRACE.total_seconds() - 60
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    storage.delete_unreferenced_blobs()
+    assert not old.exists() and new.exists()  # a live upload's copy stays
 
 
 def test_identical_bytes_are_stored_once(db, media):
