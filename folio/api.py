@@ -264,12 +264,16 @@ def _add_routers():
     from folio.catalog.api_bulk import router as catalog_bulk_router
     from folio.catalog.api_structure import router as catalog_structure_router
     from folio.jobs.api import router as jobs_router
+    from folio.linking.api import router as linking_router
+    from folio.linking.api_360 import router as sku360_router
     from folio.renditions.api import router as renditions_router
     from folio.search.api import router as search_router
 
     api.add_router("/v1/", accounts_router)
     api.add_router("/v1/", jobs_router)
     api.add_router("/v1/", catalog_bulk_router)  # before catalog: /products/{sku} would match
+    api.add_router("/v1/", linking_router)  # before catalog: /catalog/products/{sku}/links
+    api.add_router("/v1/", sku360_router)  # before catalog: /products/{sku} would match
     api.add_router("/v1/", catalog_router)
     api.add_router("/v1/", catalog_structure_router)
     api.add_router("/v1/", search_router)

@@ -1,0 +1,385 @@
+"""SKU 360: everything about one product on one page — its facts with where each value comes
+from, its completeness per channel and locale, every linked file with status, rights, previews
+and renditions per channel, recent history, pending proposals and publications.
+
+Read-only. Built with a fixed number of queries whatever the number of links, attributes or
+channels: rows are fetched in bulk and everything else is worked out in Python.
+"""
+
+from collections import defaultdict
+from decimal import Decimal, InvalidOperation
+
+from folio.accounts.services import require
+from folio.assets.models import Asset
+from folio.assets.previews import preview_states
+from folio.assets.rights import is_publishable
+from folio.catalog import services as catalog
+from folio.catalog.models import Attribute, Channel, Product, ProductChange, Proposal
+from folio.errors import NotFound
+from folio.search import index as search_index
+
+HISTORY_LIMIT = 10
+FIND_LIMIT = 20
+
+
+# --- finding a product by what someone types ---------------------------------------------------
+
+
+def resolve_sku(text: str, *, limit: int = FIND_LIMIT) -> list[str]:
+    """SKUs for what was typed: the exact SKU alone when there is one, else SKU-prefix and GTIN
+    matches from the search index (which holds SKU and GTINs as identifiers), best first."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    exact = Product.objects.filter(sku=text).values_list("sku", flat=True).first()
+    if exact is None:
+        # SKUs are unique as typed; a case-insensitive match is what people mean by "exact".
+        exact = Product.objects.filter(sku__iexact=text).values_list("sku", flat=True).first()
+    if exact is not None:
+        return [exact]
+    hits = search_index.search(text, kinds=["product"], limit=limit)
+    ids = [h.ref_id for h in hits]
+    skus = dict(Product.objects.filter(pk__in=ids).values_list("pk", "sku"))
+    return [skus[i] for i in ids if i in skus]
+
+
+# --- formatting values for people ------------------------------------------------------------
+
+
+def load_attributes(codes) -> dict[str, Attribute]:
+    """The attributes named, with group, measurement family and options: two queries."""
+    return {
+        a.code: a
+        for a in Attribute.objects.filter(code__in=set(codes))
+        .select_related("group", "measurement_family")
+        .prefetch_related("options")
+    }
+
+
+def _option_label(attribute: Attribute, code, locale: str | None) -> str:
+    for o in attribute.options.all():  # prefetched
+        if o.code == code:
+            return o.labels.get(locale or "", "") or o.labels.get("en_US", "") or o.code
+    return str(code)
+
+
+def _number(value) -> str:
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    # "750.000" and "750" are the same amount; people read the short form.
+    return format(d.normalize(), "f") if d == d.to_integral() else format(d, "f")
+
+
+def format_value(attribute: Attribute | None, data, locale: str | None = None) -> str:
+    """One value as people read it: "750 ml", "799.00 USD, 749 EUR", "Blue", "yes"."""
+    if data is None or data == "" or data == []:
+        return ""
+    kind = attribute.type if attribute is not None else None
+    T = Attribute.Type
+    if kind == T.MEASUREMENT and isinstance(data, dict):
+        unit = data.get("unit", "")
+        units = (attribute.measurement_family.units or {}) if attribute.measurement_family else {}
+        symbol = (units.get(unit) or {}).get("symbol", unit)
+        return f"{_number(data.get('amount'))} {symbol}".strip()
+    if kind == T.PRICE and isinstance(data, list):
+        return ", ".join(f"{p.get('amount')} {p.get('currency')}" for p in data)
+    if kind == T.BOOLEAN:
+        return "yes" if data is True else "no" if data is False else str(data)
+    if kind == T.SELECT:
+        return _option_label(attribute, data, locale)
+    if kind == T.MULTISELECT and isinstance(data, list):
+        return ", ".join(_option_label(attribute, c, locale) for c in data)
+    if isinstance(data, list):
+        return ", ".join(str(x) for x in data)
+    if isinstance(data, dict):
+        return ", ".join(f"{k}: {v}" for k, v in data.items())
+    return str(data)
+
+
+def applies(entry: dict, *, channel: str | None, locale: str | None) -> bool:
+    """Whether a value entry is the one shown for `channel`/`locale` (None: show them all)."""
+    if locale and entry.get("locale") not in (None, locale):
+        return False
+    return not (channel and entry.get("scope") not in (None, channel))
+
+
+# --- links ----------------------------------------------------------------------------------
+
+
+def resolved_links(product: Product, *, locale=None, channel=None) -> list[dict]:
+    """links_for's answer ({role: [entry]}, inheritance resolved, each entry with its origin)
+    as one flat list ordered by role, position."""
+    from folio.linking.services import links_for
+
+    rows = []
+    for role, entries in links_for(product, locale=locale, channel=channel).items():
+        for e in entries:
+            rows.append(
+                {
+                    "link_id": e["id"],
+                    "asset_id": e["asset_id"],
+                    "role": e.get("role", role),
+                    "position": e["position"],
+                    "locale": e.get("locale") or "",
+                    "channel": e.get("channel"),
+                    "origin": e.get("origin") or "self",
+                    "source": e.get("source", ""),
+                }
+            )
+    return rows
+
+
+def _renditions(assets: dict, links: list[dict], channels: list[Channel], locale) -> dict:
+    """{(link_id, channel code): rendition summary} for links whose role a channel has an
+    image slot for. One query for all renditions: the spec hashes are computed here."""
+    from folio.renditions import presets as preset_service
+    from folio.renditions.models import Rendition
+
+    wanted = {}  # (link_id, channel) → (sha, spec_hash, slot, rank)
+    ranks: dict[tuple, int] = defaultdict(int)
+    for link in links:
+        asset = assets.get(link["asset_id"])
+        if asset is None or asset.current_version is None:
+            continue
+        for ch in channels:
+            if link["channel"] and link["channel"] != ch.code:
+                continue
+            for slot in ch.image_slots.all():  # prefetched with presets
+                if slot.role != link["role"] or slot.preset.kind != asset.type:
+                    continue
+                ranks[(ch.code, slot.role)] += 1
+                spec = preset_service.effective_spec(slot.preset, locale)
+                wanted[(link["link_id"], ch.code)] = (
+                    asset.current_version.blob_id,
+                    preset_service.spec_hash(spec),
+                    slot,
+                    ranks[(ch.code, slot.role)],
+                )
+    if not wanted:
+        return {}
+    shas = {w[0] for w in wanted.values()}
+    hashes = {w[1] for w in wanted.values()}
+    found = {
+        (r.source_sha256, r.spec_hash): r
+        for r in Rendition.objects.filter(source_sha256__in=shas, spec_hash__in=hashes)
+    }
+    out = {}
+    for key, (sha, spec_hash, slot, rank) in wanted.items():
+        r = found.get((sha, spec_hash))
+        out[key] = {
+            "channel": key[1],
+            "preset": slot.preset.code,
+            "required": slot.required,
+            # A slot takes at most max_count files; later ones are not sent to the channel.
+            "within_slot": rank <= slot.max_count,
+            "status": r.status if r else "missing",
+            "compliance": (r.compliance or None) if r else None,
+            "passed": (r.compliance or {}).get("passed") if r else None,
+            "needs_review": r.needs_review if r else False,
+            "width": r.width if r else None,
+            "height": r.height if r else None,
+        }
+    return out
+
+
+def _file(asset: Asset) -> dict | None:
+    v = asset.current_version
+    if v is None:
+        return None
+    return {
+        "version": v.number,
+        "filename": v.filename,
+        "mime": v.mime,
+        "size": v.size,
+        "width": v.width,
+        "height": v.height,
+        "pixels": (v.width * v.height) if v.width and v.height else None,
+    }
+
+
+def links_detail(product: Product, *, channels: list[Channel], locale=None, channel=None):
+    """Every resolved link with its asset's status, rights per channel, file, previews and
+    renditions per the channels' image slots."""
+    # A Channel object spares links_for looking the code up again.
+    chosen = next((c for c in channels if c.code == channel), None) if channel else None
+    links = resolved_links(product, locale=locale, channel=chosen)
+    assets = {
+        a.pk: a
+        for a in Asset.objects.filter(pk__in={link["asset_id"] for link in links})
+        .select_related("current_version")
+        .prefetch_related("channels")
+    }
+    previews = preview_states(assets.values()) if assets else {}
+    renditions = _renditions(assets, links, channels, locale)
+    out = []
+    for link in links:
+        asset = assets.get(link["asset_id"])
+        if asset is None:
+            continue
+        rights = {}
+        for ch in channels:
+            ok, reasons = is_publishable(asset, channel=ch.code)
+            rights[ch.code] = {"publishable": ok, "reasons": reasons}
+        out.append(
+            {
+                **link,
+                "scope": {"locale": link["locale"] or None, "channel": link["channel"]},
+                "asset": {
+                    "id": asset.pk,
+                    "title": asset.title,
+                    "type": asset.type,
+                    "kind": asset.kind,
+                    "status": asset.status,
+                    "expires_at": asset.expires_at,
+                },
+                "rights": rights,
+                "file": _file(asset),
+                "previews": previews.get(asset.pk, {"state": "none", "previews": {}}),
+                "renditions": [
+                    renditions[(link["link_id"], ch.code)]
+                    for ch in channels
+                    if (link["link_id"], ch.code) in renditions
+                ],
+            }
+        )
+    return out
+
+
+# --- facts --------------------------------------------------------------------------------------
+
+
+def facts(product: Product, resolved: dict, origins: dict, *, channel=None, locale=None):
+    """Attribute groups in order, each with its attributes: label, type, origin ("self" or the
+    product model's code; None when unset) and the values that apply, formatted."""
+    family_codes = (
+        set(product.family.attributes.values_list("code", flat=True))
+        if product.family_id
+        else set()
+    )
+    attributes = load_attributes(family_codes | set(resolved))
+    groups: dict[str, dict] = {}
+    ordered = sorted(
+        attributes.values(),
+        key=lambda a: (
+            a.group.sort_order if a.group_id else 10**6,
+            a.group.code if a.group_id else "",
+            a.sort_order,
+            a.code,
+        ),
+    )
+    for a in ordered:
+        group = groups.setdefault(
+            a.group.code if a.group_id else "",
+            {
+                "code": a.group.code if a.group_id else None,
+                "label": a.group.label(locale) if a.group_id else "Other",
+                "attributes": [],
+            },
+        )
+        entries = [
+            {**e, "display": format_value(a, e["data"], e.get("locale") or locale)}
+            for e in resolved.get(a.code, [])
+            if applies(e, channel=channel, locale=locale)
+        ]
+        group["attributes"].append(
+            {
+                "code": a.code,
+                "label": a.label(locale),
+                "type": a.type,
+                "origin": origins.get(a.code),
+                "values": entries,
+            }
+        )
+    return list(groups.values())
+
+
+# --- the whole picture ----------------------------------------------------------------------------
+
+
+def _history(product: Product) -> list[dict]:
+    out = []
+    for c in ProductChange.objects.filter(product=product).order_by("-version")[:HISTORY_LIMIT]:
+        attributes = sorted(
+            {x.get("attribute") or x.get("field") for x in c.changes if isinstance(x, dict)}
+            - {None}
+        )
+        out.append(
+            {
+                "version": c.version,
+                "at": c.at,
+                "user": c.username or "system",
+                "via": c.via,
+                "action": c.action,
+                "attributes": attributes,
+            }
+        )
+    return out
+
+
+def _proposals(product: Product) -> list[dict]:
+    return [
+        {
+            "id": p.pk,
+            "proposed_by": p.proposed_by.username if p.proposed_by else None,
+            "proposed_at": p.proposed_at,
+            "base_version": p.base_version,
+            "stale": p.base_version != product.version,
+            "attributes": sorted((p.changes or {}).get("values", {})),
+            "fields": sorted(k for k in (p.changes or {}) if k != "values"),
+        }
+        for p in Proposal.objects.filter(product=product, status=Proposal.Status.PENDING)
+        .select_related("proposed_by")
+        .order_by("proposed_at", "id")
+    ]
+
+
+def sku360(sku: str, *, user, channel: str | None = None, locale: str | None = None) -> dict:
+    """Everything about product `sku` in one dict (see the module docstring). `channel` and
+    `locale` narrow values, completeness, links and rights to one context."""
+    if user is not None:
+        require(user, "catalog.view_product")
+        require(user, "linking.view_link")
+    product = (
+        Product.objects.select_related("family", "parent__parent", "parent__family_variant")
+        .prefetch_related("categories", "groups")
+        .filter(sku=sku)
+        .first()
+    )
+    if product is None:
+        raise NotFound(f"no product with SKU {sku!r}", details={"sku": sku})
+    channels = list(Channel.objects.prefetch_related("image_slots__preset").order_by("code"))
+    if channel is not None:
+        if channel not in {c.code for c in channels}:
+            raise NotFound(f"no channel {channel!r}", details={"channel": channel})
+        channels = [c for c in channels if c.code == channel]
+    resolved = catalog.resolved_values(product)
+    origins = catalog.value_origins(product)
+    chain = catalog.model_chain(product)
+    completeness = [
+        r
+        for r in catalog.completeness_of(product)
+        if (channel is None or r["channel"] == channel)
+        and (locale is None or r["locale"] == locale)
+    ]
+    return {
+        "product": {
+            "sku": product.sku,
+            "family": product.family.code if product.family_id else None,
+            "parents": [m.code for m in chain],  # root first
+            "enabled": product.enabled,
+            "categories": sorted(c.code for c in product.categories.all()),
+            "groups": sorted(g.code for g in product.groups.all()),
+            "version": product.version,
+            "updated_at": product.updated_at,
+        },
+        "context": {"channel": channel, "locale": locale},
+        "facts": facts(product, resolved, origins, channel=channel, locale=locale),
+        "completeness": completeness,
+        "links": links_detail(product, channels=channels, locale=locale, channel=channel),
+        "history": _history(product),
+        "proposals": _proposals(product),
+        # Filled by the publishing app once it exists: [{channel, at, status, …}].
+        "publications": [],
+    }
