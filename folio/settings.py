@@ -217,6 +217,13 @@ VERSION_RETENTION = env_int("FOLIO_VERSION_RETENTION", 0)  # keep the last N; 0 
 RIGHTS_WARNING_DAYS = env_int("FOLIO_RIGHTS_WARNING_DAYS", 30)
 UPLOAD_DIR = VAR_DIR / "uploads"  # resumable uploads in progress, and spooled files
 
+# Renditions: per-render time limit, the background-removal confidence under which a cut-out
+# waits for a person, and how long delivery caches may keep a rendition (never past rights).
+RENDITION_TIMEOUT = env_int("FOLIO_RENDITION_TIMEOUT", 120)
+RENDITION_REVIEW_CONFIDENCE = float(env("FOLIO_RENDITION_REVIEW_CONFIDENCE", "0.6"))
+RENDITION_MAX_AGE = env_int("FOLIO_RENDITION_MAX_AGE", 86_400)
+RENDITION_S3_REDIRECT = env_bool("FOLIO_RENDITION_S3_REDIRECT", False)
+
 # Limits on every request body; uploads of large files get their own streamed path.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("FOLIO_MAX_REQUEST_BYTES", 25 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
