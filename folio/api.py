@@ -258,6 +258,7 @@ api.docs_decorator = _require_login_or_token
 def _add_routers():
     from folio.accounts.api import router as accounts_router
     from folio.assets.api import router as assets_router
+    from folio.assets.api_external import router as assets_external_router
     from folio.assets.api_manage import router as assets_manage_router
     from folio.assets.api_media import router as assets_media_router
     from folio.catalog.api import router as catalog_router
@@ -280,6 +281,7 @@ def _add_routers():
     api.add_router("/v1/", assets_router)  # before other assets routers: /assets/uploads
     api.add_router("/v1/", assets_manage_router)
     api.add_router("/v1/", assets_media_router)
+    api.add_router("/v1/", assets_external_router)
     api.add_router("/v1/", renditions_router)
 
 

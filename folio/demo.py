@@ -11,6 +11,7 @@ SEEDERS = [
     "folio.catalog.demo.seed",
     "folio.assets.demo.seed",
     "folio.renditions.demo.seed",
+    "folio.linking.demo.seed",
 ]
 
 

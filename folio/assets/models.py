@@ -152,13 +152,44 @@ class Asset(VersionedModel):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    # An asset that lives in another DAM (see folio/assets/external.py): its file stays
+    # there, Folio keeps the reference and the facts it needs. Blank for local assets.
+    external_system = models.SlugField(max_length=100, blank=True)
+    external_id = models.CharField(max_length=300, blank=True)
+    external_url = models.URLField(max_length=1000, blank=True)
+    external_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["type", "kind", "status"])]
+        constraints = [
+            # One Folio asset per asset of another DAM; local assets (no id) are not limited.
+            models.UniqueConstraint(
+                fields=["external_system", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="external_asset_once",
+            )
+        ]
 
     def __str__(self):
         return self.title
+
+
+class ExternalSystem(models.Model):
+    """Another DAM whose assets Folio references. `secret` is the shared HMAC secret both
+    sides know: the webhook must recompute signatures with it, so it is stored as given
+    (not hashed); it is never logged, and shown only once when the system is registered."""
+
+    code = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    secret = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.code
 
 
 class AssetVersion(models.Model):

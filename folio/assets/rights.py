@@ -41,7 +41,8 @@ def is_publishable(
     reasons = []
     if asset.status != Asset.Status.APPROVED:
         reasons.append(f"status is {asset.status}, not approved")
-    if asset.current_version_id is None:
+    # An asset of another DAM has its file there (external_url), never a local version.
+    if asset.current_version_id is None and not asset.external_id:
         reasons.append("it has no file")
     if asset.valid_from and at < asset.valid_from:
         reasons.append(f"usage rights start on {asset.valid_from.isoformat()}")
@@ -66,7 +67,8 @@ def publishable_q(at: datetime.datetime | None = None, *, channel=None) -> Q:
     asking `is_publishable` about each (territories live in JSON and are checked there)."""
     at = at or timezone.now()
     q = (
-        Q(status=Asset.Status.APPROVED, current_version__isnull=False)
+        Q(status=Asset.Status.APPROVED)
+        & (Q(current_version__isnull=False) | ~Q(external_id=""))
         & (Q(valid_from__isnull=True) | Q(valid_from__lte=at))
         & (Q(expires_at__isnull=True) | Q(expires_at__gt=at))
     )

@@ -687,6 +687,12 @@ def _write_index(ids: list[int], docs: dict[int, dict], structure: v.Structure) 
 
 def write_completeness(batch: list[Prepared], docs: dict[int, dict], structure: v.Structure):
     Completeness.objects.filter(product_id__in=list(docs)).delete()
+    # Requirements other domains registered (media), one call per provider for the batch.
+    extra: dict[int, dict] = {}
+    for (pid, channel_code, locale), counts in completeness.extra_requirements(
+        [p.product for p in batch], structure
+    ).items():
+        extra.setdefault(pid, {})[(channel_code, locale)] = counts
     missing = Completeness._meta.get_field("missing")
     _insert_rows(
         Completeness,
@@ -703,7 +709,9 @@ def write_completeness(batch: list[Prepared], docs: dict[int, dict], structure: 
                 False,
             )
             for p in batch
-            for row in completeness.compute(docs[p.product.pk], p.product.family_id, structure)
+            for row in completeness.compute(
+                docs[p.product.pk], p.product.family_id, structure, extra.get(p.product.pk)
+            )
         ),
     )
 

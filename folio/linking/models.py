@@ -97,3 +97,27 @@ class AutoLinkPattern(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class MediaRequirement(models.Model):
+    """What a family needs linked per channel for completeness: `min_count` approved, in-rights
+    assets in `role`; with `compliant_preset`, each counted asset's rendition through that
+    preset must be ready and have passed its compliance check (a marketplace main image)."""
+
+    family = models.ForeignKey("catalog.Family", on_delete=models.CASCADE,
+                               related_name="media_requirements")
+    channel = models.ForeignKey("catalog.Channel", on_delete=models.CASCADE, related_name="+")
+    role = models.SlugField(max_length=50)
+    min_count = models.PositiveSmallIntegerField(default=1)
+    compliant_preset = models.ForeignKey("renditions.Preset", null=True, blank=True,
+                                         on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["family", "channel", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["family", "channel", "role"],
+                                    name="media_requirement_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.family_id}:{self.channel_id}:{self.role}≥{self.min_count}"

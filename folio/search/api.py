@@ -43,3 +43,61 @@ def search(
         "hits": [{"kind": h.kind, "id": h.ref_id, "score": h.score} for h in result.hits],
         "next": result.next,
     }
+
+
+class UnifiedHitOut(Schema):
+    kind: str
+    id: int | str
+    score: float
+    sku: str | None = None
+    title: str | None = None
+
+
+class FacetValueOut(Schema):
+    value: str | None
+    count: int
+
+
+class UnifiedOut(Schema):
+    hits: list[UnifiedHitOut]
+    facets: dict[str, list[FacetValueOut]]
+    facets_capped: bool
+    facet_sample: int | None = None
+
+
+@router.get(
+    "/search/all",
+    response=UnifiedOut,
+    summary="Search products and assets at once, with typo-tolerant SKUs and facet counts",
+    description=(
+        "One query over products (SKU, GTIN, names and text in every locale) and assets "
+        "(file name, title, alt text, tags). Every word must match, the last as a prefix. "
+        "When no identifier equals or starts with the query, identifiers one typo away (a "
+        "wrong, missing, extra or swapped character) are found too and rank above text "
+        "matches. `kind` (repeatable: product, asset) limits the kinds, by default every kind "
+        "you may view. `facet` (repeatable: family, category, completeness, status, kind, "
+        "tags, collections) asks for counts over all matches; completeness needs `channel` "
+        "and `locale`. Above 10,000 matches the counts are over the first 10,000 "
+        "(`facets_capped`, `facet_sample`)."
+    ),
+)
+def search_all(
+    request,
+    q: str = "",
+    kind: list[str] = Query(None),
+    facet: list[str] = Query(None),
+    limit: int = 50,
+    channel: str | None = None,
+    locale: str | None = None,
+):
+    from folio.search import unified
+
+    return unified.search_all(
+        q,
+        user=request.user,
+        kinds=kind or None,
+        facets=facet or (),
+        limit=limit,
+        channel=channel,
+        locale=locale,
+    )

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 
 from folio.errors import InvalidInput
-from folio.search import backends
+from folio.search import backends, fuzzy
 from folio.search.backends import ParsedQuery, Prepared
 from folio.search.text import tokens
 
@@ -198,6 +198,10 @@ def _by_kind(prepared: Iterable[Prepared]) -> dict[str, list[str]]:
     return grouped
 
 
+# The deletion neighbourhoods of identifiers (folio.search.fuzzy), kept with the identifiers.
+VARIANT_DELETE = "DELETE FROM search_identifiervariant WHERE entry_id = %s"
+
+
 def _delete_entries(cursor, backend, ids: list[int]) -> None:
     if not ids:
         return
@@ -205,6 +209,7 @@ def _delete_entries(cursor, backend, ids: list[int]) -> None:
     # planner's statistics are after a large write in the same transaction.
     params = [(entry_id,) for entry_id in ids]
     cursor.executemany("DELETE FROM search_identifier WHERE entry_id = %s", params)
+    cursor.executemany(VARIANT_DELETE, params)
     backend.delete_text(cursor, ids)
     cursor.executemany("DELETE FROM search_entry WHERE id = %s", params)
 
@@ -224,6 +229,7 @@ def _write_batch(cursor, backend, batch: list[Prepared]) -> None:
         cursor.executemany(
             "DELETE FROM search_identifier WHERE entry_id = %s", [(i,) for i in old_ids]
         )
+        cursor.executemany(VARIANT_DELETE, [(i,) for i in old_ids])
     cursor.executemany(backend.upsert_sql, [backend.upsert_params(p) for p in changed])
     ids = {k: row[0] for k, row in existing.items()}
     created = [p for p in changed if (p.kind, p.key) not in existing]
@@ -235,6 +241,11 @@ def _write_batch(cursor, backend, batch: list[Prepared]) -> None:
     cursor.executemany(
         "INSERT INTO search_identifier (value, entry_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
         [(key, entry_id) for entry_id, p in rows for key in p.identifier_keys],
+    )
+    cursor.executemany(
+        "INSERT INTO search_identifiervariant (variant, entry_id, key) VALUES (%s, %s, %s) "
+        "ON CONFLICT DO NOTHING",
+        [row for entry_id, p in rows for row in fuzzy.rows_for(entry_id, p.identifier_keys)],
     )
 
 
@@ -280,11 +291,12 @@ def rebuild(kind: str, docs: Iterable[SearchDoc]) -> int:
     with transaction.atomic():
         with connection.cursor() as cursor:
             backend.delete_kind_text(cursor, spec.name)
-            cursor.execute(
-                "DELETE FROM search_identifier WHERE entry_id IN "
-                "(SELECT id FROM search_entry WHERE kind = %s)",
-                [spec.name],
-            )
+            for table in ("search_identifier", "search_identifiervariant"):
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE entry_id IN "  # noqa: S608 (a constant)
+                    "(SELECT id FROM search_entry WHERE kind = %s)",
+                    [spec.name],
+                )
             cursor.execute("DELETE FROM search_entry WHERE kind = %s", [spec.name])
         index_documents(counted())
     return count

@@ -38,3 +38,23 @@ class Identifier(models.Model):
 
     def __str__(self):
         return self.value
+
+
+class IdentifierVariant(models.Model):
+    """The deletion neighbourhood of an identifier key, for typo-tolerant lookups: the key
+    itself and every string made by deleting one of its characters ("wb750" → "wb750",
+    "b750", "w750", "wb50", …). Two keys within Damerau-Levenshtein distance 1 always share a
+    variant, so a typo'd query finds its candidates with one indexed IN lookup; `key` is kept
+    so the candidates are verified in Python without another read. Written only by
+    folio.search.index, beside search_identifier."""
+
+    pk = models.CompositePrimaryKey("variant", "entry", "key")
+    variant = models.CharField(max_length=64)
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"{self.variant} → {self.key}"

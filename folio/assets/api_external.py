@@ -1,0 +1,207 @@
+"""REST API for working with another DAM, both ways.
+
+- Folio referencing another DAM: register external systems (admin), upsert and list the
+  assets it holds for Folio (same service as the webhook, see external.py).
+- Folio as the DAM of another PIM: GET /dam/assets, a read-only feed of approved, in-rights
+  assets with where to download them and the SKUs they are linked to.
+"""
+
+import datetime
+from typing import Any
+
+from django.apps import apps
+from django.db.models import Prefetch
+from ninja import Query, Router, Schema, Status
+from ninja.pagination import paginate
+from pydantic import ConfigDict
+
+from folio.accounts.services import require
+from folio.api import Pagination
+from folio.assets import external, rights
+from folio.assets.models import Asset
+
+router = Router(tags=["external DAM"])
+# Only the admin role ("*") has this: asset managers' assets.add_* does not match it.
+MANAGE = "assets.manage_external_systems"
+
+
+class In(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SystemIn(In):
+    code: str
+    name: str = ""
+    secret: str | None = None  # generated when not given
+
+
+class SystemOut(Schema):
+    code: str
+    name: str
+    created_at: datetime.datetime
+
+
+class SystemCreated(SystemOut):
+    secret: str  # shown this once; Folio never shows it again
+
+
+class ExternalAssetIn(In):
+    url: str | None = None
+    title: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    alt_text: dict[str, str] | None = None
+    licence: str | None = None
+    territories: list[str] | None = None
+    channels: list[str] | None = None
+    valid_from: Any = None
+    expires_at: Any = None
+    filename: str | None = None
+    mime: str | None = None
+    width: int | None = None
+    height: int | None = None
+    updated_at: Any = None
+
+
+class ExternalAssetOut(Schema):
+    id: int
+    external_system: str
+    external_id: str
+    external_url: str
+    title: str
+    type: str
+    kind: str
+    status: str
+    alt_text: dict[str, str]
+    licence: str
+    territories: list[str]
+    channels: list[str]
+    valid_from: datetime.datetime | None
+    expires_at: datetime.datetime | None
+    file: dict[str, Any]
+    external_updated_at: datetime.datetime | None
+    version: int
+    updated_at: datetime.datetime
+
+    @staticmethod
+    def resolve_channels(obj):
+        return sorted(c.code for c in obj.channels.all())
+
+    @staticmethod
+    def resolve_file(obj):
+        return (obj.custom or {}).get("external_file") or {}
+
+
+class UpsertOut(Schema):
+    result: str
+    asset: ExternalAssetOut
+
+
+@router.post("/external-systems", response={201: SystemCreated},
+             summary="Register another DAM (its shared webhook secret is shown once)")
+def create_system(request, payload: SystemIn):
+    require(request.user, MANAGE)
+    system, secret = external.register_system(payload.code, payload.name, payload.secret)
+    return Status(201, {"code": system.code, "name": system.name, "created_at": system.created_at,
+                 "secret": secret})
+
+
+@router.get("/external-systems", response=list[SystemOut], summary="Registered DAMs")
+def list_systems(request):
+    require(request.user, MANAGE)
+    from folio.assets.models import ExternalSystem
+
+    return list(ExternalSystem.objects.all())
+
+
+@router.put("/external-assets/{system}/{external_id}", response=UpsertOut,
+            summary="Create or update the reference to an asset of another DAM")
+def upsert_asset(request, system: str, external_id: str, payload: ExternalAssetIn):
+    require(request.user, "assets.change_asset")
+    facts = payload.dict(exclude_unset=True)
+    done = external.upsert_external(system, external_id, user=request.user, **facts)
+    asset = Asset.objects.prefetch_related("channels").get(pk=done.asset.pk)
+    return {"result": done.result, "asset": asset}
+
+
+@router.get("/external-assets", response=list[ExternalAssetOut],
+            summary="Assets referenced from other DAMs")
+@paginate(Pagination, ordering=("-id",))
+def list_external(request, system: str | None = None, **kwargs):
+    require(request.user, "assets.view_asset")
+    return external.external_assets(system)
+
+
+# --- Folio as a DAM for another PIM -----------------------------------------------------------
+
+
+class FeedLink(Schema):
+    sku: str
+    role: str
+    position: int
+    locale: str
+    channel: str | None
+
+
+class FeedAsset(Schema):
+    id: int
+    title: str
+    type: str
+    kind: str
+    alt_text: dict[str, str]
+    licence: str
+    territories: list[str]
+    channels: list[str]
+    valid_from: datetime.datetime | None
+    expires_at: datetime.datetime | None
+    file: dict[str, Any]
+    download_url: str | None
+    links: list[FeedLink]
+    updated_at: datetime.datetime
+
+    @staticmethod
+    def resolve_channels(obj):
+        return sorted(c.code for c in obj.channels.all())
+
+    @staticmethod
+    def resolve_file(obj):
+        v = obj.current_version
+        if v is None:  # an external asset: what its DAM told us
+            return (obj.custom or {}).get("external_file") or {}
+        return {"filename": v.filename, "mime": v.mime, "width": v.width, "height": v.height}
+
+    @staticmethod
+    def resolve_download_url(obj):
+        if obj.current_version is not None:
+            return f"/api/v1/assets/{obj.pk}/versions/{obj.current_version.number}/download"
+        return external.rendition_source(obj)
+
+    @staticmethod
+    def resolve_links(obj):
+        return [
+            {"sku": lk.product.sku, "role": lk.role, "position": lk.position,
+             "locale": lk.locale, "channel": lk.channel.code if lk.channel_id else None}
+            for lk in getattr(obj, "feed_links", [])
+        ]
+
+
+@router.get("/dam/assets", response=list[FeedAsset],
+            summary="Approved, in-rights assets with download URLs and links by SKU")
+@paginate(Pagination, ordering=("-id",))
+def dam_feed(request, updated_since: datetime.datetime | None = Query(None), **kwargs):
+    require(request.user, "assets.view_asset")
+    qs = (Asset.objects.filter(rights.publishable_q())
+          .select_related("current_version").prefetch_related("channels"))
+    if updated_since is not None:
+        qs = qs.filter(updated_at__gte=updated_since)
+    # Links belong to the linking app, which depends on assets and not the other way round:
+    # looked up by name, so assets work without it.
+    if apps.is_installed("folio.linking"):
+        link_model = apps.get_model("linking", "Link")
+        qs = qs.prefetch_related(Prefetch(
+            "links",
+            queryset=link_model.objects.filter(product__isnull=False)
+            .select_related("product", "channel").order_by("product__sku", "role", "position"),
+            to_attr="feed_links",
+        ))
+    return qs
