@@ -718,14 +718,19 @@ def write_completeness(batch: list[Prepared], docs: dict[int, dict], structure: 
 
 def _write_search(batch: list[Prepared], docs: dict[int, dict], structure: v.Structure) -> None:
     search_index.index_documents(
-        search_index.SearchDoc(
-            kind="product",
-            ref_id=p.product.pk,
-            identifiers=[p.product.sku, *_gtins(docs[p.product.pk], structure)],
-            title=v.text_for_search(docs[p.product.pk], structure)[0],
-            body=v.text_for_search(docs[p.product.pk], structure)[1],
-        )
-        for p in batch
+        _search_doc(p.product, docs[p.product.pk], structure) for p in batch
+    )
+
+
+def _search_doc(product: Product, doc: dict, structure: v.Structure):
+    # Title and body come from one pass over the document (sanitising rich text is not free).
+    title, body = v.text_for_search(doc, structure)
+    return search_index.SearchDoc(
+        kind="product",
+        ref_id=product.pk,
+        identifiers=[product.sku, *_gtins(doc, structure)],
+        title=title,
+        body=body,
     )
 
 
