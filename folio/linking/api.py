@@ -10,6 +10,8 @@ from ninja import Query, Router, Schema, Status
 
 from folio.accounts.services import require
 from folio.linking import autolink, services
+from folio.linking import completeness as media_completeness
+from folio.linking.models import MediaRequirement
 
 router = Router(tags=["linking"])
 
@@ -160,3 +162,54 @@ def undo(request, change_id: int):
 def auto(request, payload: AutoIn):
     require(request.user, "linking.add_link")
     return autolink.autolink(payload.asset_ids, user=request.user)
+
+
+class MediaRequirementIn(Schema):
+    min_count: int = 1
+    compliant_preset: str | None = None
+
+
+class MediaRequirementOut(Schema):
+    family: str
+    channel: str
+    role: str
+    min_count: int
+    compliant_preset: str | None
+
+    @staticmethod
+    def resolve_family(obj):
+        return obj.family.code
+
+    @staticmethod
+    def resolve_channel(obj):
+        return obj.channel.code
+
+    @staticmethod
+    def resolve_compliant_preset(obj):
+        return obj.compliant_preset.code if obj.compliant_preset_id else None
+
+
+@router.get("/catalog/families/{code}/media-requirements", response=list[MediaRequirementOut],
+            summary="What products of a family need linked per channel (counts in completeness)")
+def list_media_requirements(request, code: str):
+    require(request.user, "linking.view_mediarequirement")
+    return MediaRequirement.objects.filter(family__code=code).select_related(
+        "family", "channel", "compliant_preset")
+
+
+@router.put("/catalog/families/{code}/media-requirements/{channel}/{role}",
+            response=MediaRequirementOut,
+            summary="Require media of a role in a channel (optionally passing a preset's checks)")
+def set_media_requirement(request, code: str, channel: str, role: str,
+                          payload: MediaRequirementIn):
+    require(request.user, "linking.change_mediarequirement")
+    return media_completeness.set_requirement(code, channel, role, min_count=payload.min_count,
+                                              compliant_preset=payload.compliant_preset)
+
+
+@router.delete("/catalog/families/{code}/media-requirements/{channel}/{role}",
+               response={204: None}, summary="Drop a media requirement")
+def delete_media_requirement(request, code: str, channel: str, role: str):
+    require(request.user, "linking.delete_mediarequirement")
+    media_completeness.remove_requirement(code, channel, role)
+    return Status(204, None)

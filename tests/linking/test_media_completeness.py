@@ -26,9 +26,7 @@ uploads = shared.media
 
 
 def row(sku, channel="ecommerce", locale="en_US"):
-    return Completeness.objects.get(
-        product__sku=sku, channel__code=channel, locale__code=locale
-    )
+    return Completeness.objects.get(product__sku=sku, channel__code=channel, locale__code=locale)
 
 
 @pytest.fixture
@@ -120,15 +118,15 @@ def test_variant_inherits_model_media(catalog, people):
 
 def test_compliant_preset_needs_a_passed_ready_rendition(machine, people):
     up, ok = people["uploader"], people["approver"]
-    media.set_requirement("coffee_machines", "marketplace", "main",
-                          compliant_preset="amazon-main")
+    media.set_requirement("coffee_machines", "marketplace", "main", compliant_preset="amazon-main")
     asset = add_asset(up, "front", approve_by=ok)
     services.link("EP-3000", asset.pk, "main", user=up)
     assert "media:main" in row("EP-3000", "marketplace").missing  # not rendered yet
     assert "media:main" not in row("EP-3000", "ecommerce").missing
     rendition = cache.rendition_for(asset, "amazon-main")
     Rendition.objects.filter(pk=rendition.pk).update(
-        status=Rendition.Status.READY, compliance={"passed": False, "checks": []})
+        status=Rendition.Status.READY, compliance={"passed": False, "checks": []}
+    )
     media.recompute([machine.pk])
     assert "media:main" in row("EP-3000", "marketplace").missing
     Rendition.objects.filter(pk=rendition.pk).update(compliance={"passed": True, "checks": []})
@@ -167,3 +165,29 @@ def test_requirements_are_unique_and_validated(catalog):
         media.set_requirement("nope", "ecommerce", "main")
     media.remove_requirement("coffee_machines", "ecommerce", "main")
     assert not MediaRequirement.objects.exists()
+
+
+def test_media_requirements_through_the_api(api_client, catalog):
+    editor = api_client("catalog_editor")
+    viewer = api_client("viewer")
+    url = "/api/v1/catalog/families/bottles/media-requirements"
+    put = editor.put(f"{url}/ecommerce/main", {"min_count": 1}, content_type="application/json")
+    assert put.status_code == 200, put.content
+    assert put.json() == {
+        "family": "bottles",
+        "channel": "ecommerce",
+        "role": "main",
+        "min_count": 1,
+        "compliant_preset": None,
+    }
+    assert [r["role"] for r in viewer.get(url).json()] == ["main"]
+    assert (
+        viewer.put(
+            f"{url}/ecommerce/gallery", {"min_count": 2}, content_type="application/json"
+        ).status_code
+        == 403
+    )
+    bad = editor.put(f"{url}/nowhere/main", {}, content_type="application/json")
+    assert bad.status_code == 422 and bad.json()["error"]["details"]["channel"] == "nowhere"
+    assert editor.delete(f"{url}/ecommerce/main").status_code == 204
+    assert viewer.get(url).json() == []
