@@ -20,7 +20,7 @@ from folio.assets import api as assets_api
 from folio.assets import browse, editing, rights, workflow
 from folio.assets.models import Asset, AssetChange, Collection, CustomField, ReviewWorkflow
 from folio.errors import NotFound
-from folio.versioning import parse_if_match
+from folio.versioning import expected_version
 
 router = Router(tags=["assets"])
 IF_MATCH = Header(None, alias="If-Match", description='The ETag of the version you edited: W/"3"')
@@ -29,10 +29,6 @@ IF_MATCH = Header(None, alias="If-Match", description='The ETag of the version y
 class In(Schema):
     # A misspelt field must fail loudly, not be ignored while the rest is saved.
     model_config = ConfigDict(extra="forbid")
-
-
-def _version(payload_version: int | None, if_match: str | None) -> int | None:
-    return payload_version if payload_version is not None else parse_if_match(if_match)
 
 
 def _etag(data, version: int, response: HttpResponse):
@@ -351,7 +347,7 @@ def update_asset(
 ):
     require(request.user, "assets.change_asset")
     changes = payload.dict(exclude_unset=True)
-    expected = _version(changes.pop("version", None), if_match)
+    expected = expected_version(changes.pop("version", None), if_match)
     editing.update_asset(asset_id, changes, expected_version=expected, user=request.user)
     return _detail_response(asset_id, request, response)
 
@@ -513,7 +509,7 @@ def update_collection(
 ):
     require(request.user, "assets.change_collection")
     changes = payload.dict(exclude_unset=True)
-    expected = _version(changes.pop("version", None), if_match)
+    expected = expected_version(changes.pop("version", None), if_match)
     c = editing.update_collection(code, expected_version=expected, **changes)
     return _etag(c, c.version, response)
 
@@ -527,7 +523,7 @@ def delete_collection(
     request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
 ):
     require(request.user, "assets.delete_collection")
-    editing.delete_collection(code, expected_version=_version(version, if_match))
+    editing.delete_collection(code, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 

@@ -21,7 +21,7 @@ from folio.api import Pagination
 from folio.assets import brandkit, browse, previews, sharing, similarity, storage
 from folio.assets.models import AssetVersion, Preview
 from folio.errors import NotFound
-from folio.versioning import parse_if_match
+from folio.versioning import expected_version
 
 router = Router(tags=["assets: previews, brand kits, share links"])
 
@@ -373,7 +373,7 @@ def update_palette(
     response: HttpResponse,
     if_match: str | None = Header(None, alias="If-Match"),
 ):
-    expected = payload.version if payload.version is not None else parse_if_match(if_match)
+    expected = expected_version(payload.version, if_match)
     palette = brandkit.update_palette(
         code,
         palette_id,
