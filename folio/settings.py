@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "folio.assets",
     "folio.renditions",
     "folio.linking",
+    "folio.publishing",
     "folio.web",
 ]
 
@@ -245,6 +246,24 @@ TASKS = {"default": _TASK_BACKENDS[JOB_BACKEND]}
 # retried (up to the job's attempt limit) or marked failed.
 JOB_WORKER_DEAD_AFTER = env_int("FOLIO_JOB_WORKER_DEAD_AFTER", 60)
 JOB_RETENTION_DAYS = env_int("FOLIO_JOB_RETENTION_DAYS", 30)
+
+# Publishing. Feeds without a destination of their own write under this folder; image URLs
+# in feeds are built from FOLIO_PUBLIC_URL (or a destination's public_base_url).
+PUBLICATIONS_DIR = Path(env("FOLIO_PUBLICATIONS_DIR", str(VAR_DIR / "publications"))).resolve()
+PUBLICATIONS_KEEP = env_int("FOLIO_PUBLICATIONS_KEEP", 5)  # releases kept per feed for rollback
+# Push connectors stay in dry run until their credentials are set.
+SHOPIFY_STORE_URL = env("FOLIO_SHOPIFY_STORE_URL")  # https://example.myshopify.com
+SHOPIFY_ACCESS_TOKEN = env("FOLIO_SHOPIFY_ACCESS_TOKEN")
+SHOPIFY_API_VERSION = env("FOLIO_SHOPIFY_API_VERSION", "2025-10")
+AMAZON_SP_ENDPOINT = env("FOLIO_AMAZON_SP_ENDPOINT", "https://sellingpartnerapi-na.amazon.com")
+AMAZON_LWA_ENDPOINT = env("FOLIO_AMAZON_LWA_ENDPOINT", "https://api.amazon.com/auth/o2/token")
+AMAZON_LWA_CLIENT_ID = env("FOLIO_AMAZON_LWA_CLIENT_ID")
+AMAZON_LWA_CLIENT_SECRET = env("FOLIO_AMAZON_LWA_CLIENT_SECRET")
+AMAZON_REFRESH_TOKEN = env("FOLIO_AMAZON_REFRESH_TOKEN")
+AMAZON_SELLER_ID = env("FOLIO_AMAZON_SELLER_ID")
+# Outgoing webhooks: attempts before a delivery is marked failed (backoff doubles from 30 s).
+WEBHOOK_MAX_ATTEMPTS = env_int("FOLIO_WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_TIMEOUT = env_int("FOLIO_WEBHOOK_TIMEOUT", 10)
 
 # Security defaults. FOLIO_HTTPS=true turns on secure cookies and HSTS behind TLS.
 HTTPS = env_bool("FOLIO_HTTPS", False)

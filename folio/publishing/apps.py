@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class PublishingConfig(AppConfig):
+    name = "folio.publishing"
+    label = "publishing"
+    verbose_name = "Publishing"
+
+    def ready(self):
+        from folio.publishing import events
+
+        events.connect()

@@ -1,0 +1,5 @@
+"""Outgoing events (webhooks) — connected at start-up."""
+
+
+def connect() -> None:
+    pass
