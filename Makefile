@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench lint lock clean-venv doc-images
+.PHONY: run test bench lint lock clean-venv doc-images screenshots
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Folio needs Python >= 3.11")'
@@ -28,6 +28,11 @@ bench: $(STAMP)
 # The before/after pictures of docs/renditions.md (rendered by the engine, from a seed).
 doc-images: $(STAMP)
 	$(VENV)/bin/python scripts/render-doc-images
+
+# Screenshots of the web UI (docs/screenshots/, for README.md and docs/user-guide.md): the main
+# journeys in Debian's Chromium against a freshly seeded demo server. Not part of `make test`.
+screenshots: $(STAMP)
+	$(VENV)/bin/python scripts/screenshots
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -264,9 +264,12 @@ def _add_routers():
     from folio.catalog.api import router as catalog_router
     from folio.catalog.api_bulk import router as catalog_bulk_router
     from folio.catalog.api_structure import router as catalog_structure_router
+    from folio.imports.api import router as imports_router
     from folio.jobs.api import router as jobs_router
     from folio.linking.api import router as linking_router
     from folio.linking.api_360 import router as sku360_router
+    from folio.publishing.api import router as publishing_router
+    from folio.publishing.api_webhooks import router as publishing_webhooks_router
     from folio.renditions.api import router as renditions_router
     from folio.search.api import router as search_router
 
@@ -283,6 +286,9 @@ def _add_routers():
     api.add_router("/v1/", assets_media_router)
     api.add_router("/v1/", assets_external_router)
     api.add_router("/v1/", renditions_router)
+    api.add_router("/v1/", imports_router)
+    api.add_router("/v1/", publishing_router)
+    api.add_router("/v1/", publishing_webhooks_router)
 
 
 _add_routers()

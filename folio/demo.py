@@ -12,6 +12,7 @@ SEEDERS = [
     "folio.assets.demo.seed",
     "folio.renditions.demo.seed",
     "folio.linking.demo.seed",
+    "folio.publishing.demo.seed",
 ]
 
 

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "folio.assets",
     "folio.renditions",
     "folio.linking",
+    "folio.imports",
     "folio.publishing",
     "folio.web",
 ]
@@ -251,6 +252,11 @@ JOB_RETENTION_DAYS = env_int("FOLIO_JOB_RETENTION_DAYS", 30)
 # in feeds are built from FOLIO_PUBLIC_URL (or a destination's public_base_url).
 PUBLICATIONS_DIR = Path(env("FOLIO_PUBLICATIONS_DIR", str(VAR_DIR / "publications"))).resolve()
 PUBLICATIONS_KEEP = env_int("FOLIO_PUBLICATIONS_KEEP", 5)  # releases kept per feed for rollback
+# S3 publication destinations use the same endpoint and credentials as S3 media.
+S3_ENDPOINT_URL = env("FOLIO_S3_ENDPOINT_URL")
+S3_REGION = env("FOLIO_S3_REGION")
+S3_ACCESS_KEY = env("FOLIO_S3_ACCESS_KEY")
+S3_SECRET_KEY = env("FOLIO_S3_SECRET_KEY")
 # Push connectors stay in dry run until their credentials are set.
 SHOPIFY_STORE_URL = env("FOLIO_SHOPIFY_STORE_URL")  # https://example.myshopify.com
 SHOPIFY_ACCESS_TOKEN = env("FOLIO_SHOPIFY_ACCESS_TOKEN")
@@ -261,6 +267,8 @@ AMAZON_LWA_CLIENT_ID = env("FOLIO_AMAZON_LWA_CLIENT_ID")
 AMAZON_LWA_CLIENT_SECRET = env("FOLIO_AMAZON_LWA_CLIENT_SECRET")
 AMAZON_REFRESH_TOKEN = env("FOLIO_AMAZON_REFRESH_TOKEN")
 AMAZON_SELLER_ID = env("FOLIO_AMAZON_SELLER_ID")
+# The Listings Items API's usage plan (5 requests/s); the connector keeps under it itself.
+AMAZON_REQUESTS_PER_SECOND = env_int("FOLIO_AMAZON_REQUESTS_PER_SECOND", 5)
 # Outgoing webhooks: attempts before a delivery is marked failed (backoff doubles from 30 s).
 WEBHOOK_MAX_ATTEMPTS = env_int("FOLIO_WEBHOOK_MAX_ATTEMPTS", 8)
 WEBHOOK_TIMEOUT = env_int("FOLIO_WEBHOOK_TIMEOUT", 10)

@@ -14,6 +14,10 @@ Deleting an asset there archives it here, so existing links and history stay rea
 Writes are idempotent: facts equal to the stored ones change nothing (no history, no
 version bump), and an event older than the last one applied (`updated_at`) is skipped, so
 re-delivered or out-of-order webhook events do no harm.
+
+Renditions need local bytes: once an external asset is linked, its file is fetched from
+`external_url` into a local version marked as fetched, and fetched again when the other DAM
+announces a change (see "fetching the file" below).
 """
 
 import datetime
@@ -31,6 +35,7 @@ from folio.assets.metadata import asset_type
 from folio.assets.models import Asset, AssetChange, ExternalSystem
 from folio.catalog.models import Channel
 from folio.errors import Conflict, InvalidInput, NotFound
+from folio.jobs.services import job, start_job
 from folio.versioning import save_versioned
 
 S = Asset.Status
@@ -282,6 +287,9 @@ def upsert_external(
             status_changed = True
         if changes or created or status_changed:
             signals.asset_changed.send(sender=Asset, asset_ids=[asset.pk])
+        if (changes or updated_at) and needs_fetch(asset):
+            # A linked asset's file moved in the other DAM: fetch it again (see fetch_file).
+            fetch_later([asset.pk])
     if created:
         return Upserted(asset, "created", changes)
     return Upserted(asset, "updated" if changes or status_changed else "unchanged", changes)
@@ -333,5 +341,306 @@ def external_assets(system: str | None = None):
 
 def rendition_source(asset: Asset) -> str | None:
     """Where to fetch an external asset's file (for renditions and downloads): its stored
-    reference, or None for a local asset."""
+    reference, or None for a local asset (fetch_file below brings it here)."""
     return asset.external_url or None if asset.external_id else None
+
+
+# --- fetching the file ------------------------------------------------------------------------
+#
+# Renditions are made from local bytes. An external asset that may need them (it is linked to
+# a product, or its file was fetched before) gets its file fetched from `external_url` into a
+# local AssetVersion, marked `metadata["fetched"] = {url, external_updated_at, at}`; it is
+# fetched again when the other DAM announces a change (`external_updated_at` or the URL
+# moves). The version then goes the way of an upload: previews, renditions on demand.
+#
+# The download is guarded, as its URL comes from another system: http(s) only; every
+# address the host resolves to must be public (no loopback, private, link-local or reserved
+# address) unless FOLIO_EXTERNAL_FETCH_ALLOW_PRIVATE is true, and the connection goes to the
+# address checked (no second lookup); at most MAX_REDIRECTS redirects, each checked the same
+# way; at most FOLIO_MAX_UPLOAD_BYTES; a time limit for the whole download; the type is
+# sniffed from the bytes (an HTML error page served with 200 is refused), whatever the
+# server says it sends.
+
+MAX_REDIRECTS = 3
+CONNECT_TIMEOUT = 10.0
+FETCH_MARK = "fetched"
+
+
+def _setting(name: str, default, parse):
+    """settings.<name>, else the environment variable FOLIO_<name>, else `default`."""
+    import os
+
+    from django.conf import settings
+
+    value = getattr(settings, name, None)
+    if value is None:
+        raw = os.environ.get(f"FOLIO_{name}", "")
+        value = parse(raw) if raw != "" else default
+    return value
+
+
+def _as_bool(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def allow_private() -> bool:
+    return bool(_setting("EXTERNAL_FETCH_ALLOW_PRIVATE", False, _as_bool))
+
+
+def fetch_timeout() -> float:
+    """Seconds the whole download may take (FOLIO_EXTERNAL_FETCH_TIMEOUT, default 120)."""
+    return float(_setting("EXTERNAL_FETCH_TIMEOUT", 120.0, float))
+
+
+class FetchFailed(InvalidInput):
+    """The file could not be fetched from the other DAM (refused or failed); the message says
+    why, and no version was written."""
+
+
+def _refuse(url: str, reason: str) -> FetchFailed:
+    return FetchFailed(f"cannot fetch {url[:200]}: {reason}", details={"url": url[:1000]})
+
+
+def _checked_address(url: str):
+    """(scheme, host, port, target, address) of an http(s) URL whose host resolves only to
+    addresses we may connect to."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise _refuse(url, "not a valid URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise _refuse(url, "only http and https URLs are fetched")
+    host = parts.hostname
+    if not host:
+        raise _refuse(url, "the URL names no host")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise _refuse(url, f"the host does not resolve ({exc})") from None
+    addresses = []
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        addresses.append(address)
+    if not addresses:
+        raise _refuse(url, "the host does not resolve")
+    if not allow_private():
+        bad = [a for a in addresses if not a.is_global or a.is_multicast]
+        if bad:
+            raise _refuse(
+                url,
+                f"{host} is a private, loopback or reserved address ({bad[0]}); set "
+                "FOLIO_EXTERNAL_FETCH_ALLOW_PRIVATE=true to allow it",
+            )
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.scheme, host, port, target, str(addresses[0])
+
+
+class _Download:
+    """The response body as a file object for storage.spool, within the time limit."""
+
+    def __init__(self, response, url: str, deadline: float):
+        self.response, self.url, self.deadline = response, url, deadline
+
+    def read(self, n: int = -1) -> bytes:
+        import time
+
+        import urllib3
+
+        if time.monotonic() > self.deadline:
+            raise _refuse(self.url, f"the download took longer than {fetch_timeout():g} s")
+        try:
+            return self.response.read(n if n and n > 0 else None)
+        except urllib3.exceptions.HTTPError as exc:
+            raise _refuse(self.url, f"the download failed ({type(exc).__name__})") from None
+
+
+def _open(url: str, max_bytes: int):
+    """The 200 response for `url` (redirects followed and checked), its body not read yet."""
+    import time
+
+    import urllib3
+
+    deadline = time.monotonic() + fetch_timeout()
+    for _ in range(MAX_REDIRECTS + 1):
+        scheme, host, port, target, address = _checked_address(url)
+        read = max(1.0, deadline - time.monotonic())
+        timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT, read), read=read)
+        if scheme == "https":
+            pool = urllib3.HTTPSConnectionPool(
+                address, port, timeout=timeout, retries=False, server_hostname=host,
+                assert_hostname=host, cert_reqs="CERT_REQUIRED",
+            )
+        else:
+            pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+        default_port = 443 if scheme == "https" else 80
+        headers = {"Host": host if port == default_port else f"{host}:{port}",
+                   "User-Agent": "Folio (external asset fetch)", "Accept": "*/*"}
+        try:
+            response = pool.urlopen("GET", target, headers=headers, redirect=False,
+                                    preload_content=False)
+        except urllib3.exceptions.HTTPError as exc:
+            raise _refuse(url, f"the other DAM did not answer ({type(exc).__name__})") from None
+        if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
+            from urllib.parse import urljoin
+
+            response.release_conn()
+            url = urljoin(url, response.headers["Location"])
+            continue
+        if response.status != 200:
+            response.release_conn()
+            raise _refuse(url, f"the other DAM answered {response.status}")
+        length = response.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > max_bytes:
+            response.release_conn()
+            raise _refuse(url, f"the file is larger than the {max_bytes:,} bytes allowed")
+        return url, _Download(response, url, deadline)
+    raise _refuse(url, f"more than {MAX_REDIRECTS} redirects")
+
+
+def _stamp(asset: Asset) -> str | None:
+    return asset.external_updated_at.isoformat() if asset.external_updated_at else None
+
+
+def fetched_mark(version) -> dict | None:
+    """What a fetched version was fetched from ({url, external_updated_at, at}); None for an
+    uploaded file."""
+    return (version.metadata or {}).get(FETCH_MARK) if version is not None else None
+
+
+def is_fetched_current(asset: Asset) -> bool:
+    """The asset's file is the one its reference names now (same URL, same change time)."""
+    mark = fetched_mark(asset.current_version)
+    return bool(mark) and mark.get("url") == asset.external_url and (
+        mark.get("external_updated_at") == _stamp(asset))
+
+
+def needs_fetch(asset: Asset) -> bool:
+    """An external asset with a URL whose file is missing or stale and that may need
+    renditions: it is linked, or its file was fetched before. An uploaded file is kept."""
+    if not asset.external_id or not asset.external_url:
+        return False
+    if asset.current_version_id is None:
+        return asset.links.exists()
+    return fetched_mark(asset.current_version) is not None and not is_fetched_current(asset)
+
+
+def _filename(asset: Asset, url: str) -> str:
+    from pathlib import PurePosixPath
+    from urllib.parse import unquote, urlsplit
+
+    from folio.assets.services import safe_filename
+
+    name = ((asset.custom or {}).get("external_file") or {}).get("filename") or ""
+    if not name:
+        name = PurePosixPath(unquote(urlsplit(url).path)).name
+    return safe_filename(name or asset.external_id)
+
+
+def fetch_file(asset_id: int, *, user=None):
+    """Fetch the file of an external asset into a new current AssetVersion (see above) and
+    return it; the current version when it is up to date already (nothing fetched). The
+    asset's status stays the other DAM's. FetchFailed says why a download was refused."""
+    from django.conf import settings
+
+    from folio.assets import previews, storage
+    from folio.assets.metadata import asset_type as type_of
+    from folio.assets.models import AssetVersion
+    from folio.assets.services import received
+
+    asset = Asset.objects.select_related("current_version").filter(pk=asset_id).first()
+    if asset is None:
+        raise NotFound(f"no asset {asset_id}", details={"asset_id": asset_id})
+    if not asset.external_id or not asset.external_url:
+        raise InvalidInput(f"asset {asset_id} is not an external asset with a URL",
+                           details={"asset_id": asset_id})
+    if is_fetched_current(asset):
+        return asset.current_version
+    system = get_system(asset.external_system)
+    wanted_url, stamp = asset.external_url, _stamp(asset)
+    max_bytes = settings.MAX_UPLOAD_BYTES
+    final_url, body = _open(wanted_url, max_bytes)
+    filename = _filename(asset, final_url)
+    try:
+        with (
+            storage.cleanup_on_failure(),
+            received(body, filename, max_bytes=max_bytes) as (sp, info),
+            transaction.atomic(),
+        ):
+            if previews.source_kind(info["mime"]) is None:
+                raise _refuse(wanted_url, f"the file is {info['mime']}, not an image, video "
+                                          "or PDF (an error page?)")
+            asset = Asset.objects.select_for_update().get(pk=asset_id)
+            mark = {"url": wanted_url, "external_updated_at": stamp,
+                    "at": timezone.now().isoformat()}
+            current = asset.current_version
+            if current is not None and current.blob_id == sp.sha256:
+                # The same bytes as before: only the mark moves (no new version).
+                current.metadata = {**(current.metadata or {}), FETCH_MARK: mark}
+                current.save(update_fields=["metadata"])
+                return current
+            blob, _ = storage.put(sp)
+            number = (asset.versions.order_by("-number").values_list("number", flat=True)
+                      .first() or 0) + 1
+            version = AssetVersion.objects.create(
+                asset=asset, number=number, blob=blob, filename=filename, mime=info["mime"],
+                size=sp.size, width=info["width"], height=info["height"], pages=info["pages"],
+                duration=info["duration"], metadata={**info["metadata"], FETCH_MARK: mark},
+                uploaded_by=user if getattr(user, "pk", None) else None,
+                comment=f"fetched from {system.code}",
+            )
+            changes = [{"field": "version", "old": current.number if current else None,
+                        "new": number, "filename": filename, "sha256": sp.sha256,
+                        "url": wanted_url}]
+            asset.current_version = version
+            fields = ["current_version"]
+            new_type = type_of(version.mime)
+            if new_type != asset.type:
+                changes.append({"field": "type", "old": asset.type, "new": new_type})
+                asset.type = new_type
+                fields.append("type")
+            save_versioned(asset, None, fields)
+            _history(asset, "external_fetch", changes, user, system)
+            audit.record("asset.external_fetch", asset,
+                         summary=f"fetch {filename} of {asset.title} from {system.code}",
+                         changes={"system": system.code, "external_id": asset.external_id,
+                                  "changes": changes})
+            signals.version_added.send(sender=Asset, asset=asset, version=version)
+            signals.asset_changed.send(sender=Asset, asset_ids=[asset.pk])
+    finally:
+        body.response.release_conn()
+    return version
+
+
+def fetch_later(asset_ids) -> None:
+    """Start the fetch job for those of these assets that need their file (on commit)."""
+    ids = [a.pk for a in Asset.objects.select_related("current_version")
+           .filter(pk__in=list(asset_ids)).exclude(external_id="").exclude(external_url="")
+           if needs_fetch(a)]
+    if ids:
+        start_job(fetch_external_files, label=f"Fetch {len(ids)} file(s) from other DAMs",
+                  asset_ids=sorted(ids))
+
+
+@job("Fetch files from other DAMs", max_attempts=3)
+def fetch_external_files(ctx, asset_ids: list[int]) -> dict:
+    """Fetch the files of these external assets (see fetch_file); safe to run again."""
+    from folio.errors import FolioError
+
+    ctx.set_total(len(asset_ids))
+    fetched = []
+    for asset_id in asset_ids:
+        try:
+            version = fetch_file(asset_id)
+        except FolioError as exc:
+            ctx.item_failed(str(asset_id), exc.message)
+            continue
+        fetched.append({"asset": asset_id, "version": version.number})
+        ctx.advance()
+    return {"fetched": fetched}

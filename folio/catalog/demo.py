@@ -8,7 +8,7 @@ check that they work together. Idempotent: nothing is added when the catalog has
 """
 
 from folio.catalog import services, structure
-from folio.catalog.models import Channel, Currency, Locale, Product
+from folio.catalog.models import Channel, Currency, Locale, MeasurementFamily, Product
 
 V = None  # readability: "no locale" / "no channel" in value entries
 
@@ -40,6 +40,14 @@ def _structure() -> None:
     for code, label in (("USD", "US dollar"), ("EUR", "Euro")):
         if not Currency.objects.filter(code=code).exists():
             structure.create_currency(code, label=label)
+    if not MeasurementFamily.objects.filter(code="volume").exists():
+        import importlib
+
+        from django.apps import apps
+
+        importlib.import_module("folio.catalog.migrations.0002_measurement_families").seed(
+            apps, None
+        )
     for code, labels in {
         "master": {"en_US": "All products", "de_DE": "Alle Produkte", "fr_FR": "Tous les produits"},
     }.items():

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from folio.accounts import audit
 from folio.catalog import completeness
+from folio.catalog import signals as catalog_signals
 from folio.catalog import values as v
 from folio.catalog.models import (
     Association,
@@ -686,6 +687,17 @@ def _write_index(ids: list[int], docs: dict[int, dict], structure: v.Structure) 
 
 
 def write_completeness(batch: list[Prepared], docs: dict[int, dict], structure: v.Structure):
+    # Rows complete before this write, read only when someone listens for products becoming
+    # complete (webhooks): the one extra query per batch that noticing it costs.
+    before = (
+        set(
+            Completeness.objects.filter(product_id__in=list(docs), ratio=100).values_list(
+                "product_id", "channel_id", "locale_id"
+            )
+        )
+        if catalog_signals.completeness_watched()
+        else None
+    )
     Completeness.objects.filter(product_id__in=list(docs)).delete()
     # Requirements other domains registered (media), one call per provider for the batch.
     extra: dict[int, dict] = {}
@@ -694,26 +706,36 @@ def write_completeness(batch: list[Prepared], docs: dict[int, dict], structure: 
     ).items():
         extra.setdefault(pid, {})[(channel_code, locale)] = counts
     missing = Completeness._meta.get_field("missing")
+    reached: list[tuple[int, str, str]] = []
+
+    def rows():
+        for p in batch:
+            for row in completeness.compute(
+                docs[p.product.pk], p.product.family_id, structure, extra.get(p.product.pk)
+            ):
+                key = (p.product.pk, row["channel_id"], row["locale_id"])
+                if before is not None and row["ratio"] == 100 and key not in before:
+                    reached.append((p.product.pk, row["channel"], row["locale"]))
+                yield (
+                    p.product.pk,
+                    row["channel_id"],
+                    row["locale_id"],
+                    row["required"],
+                    row["filled"],
+                    row["ratio"],
+                    missing.get_db_prep_save(row["missing"], connection),  # JSON for the backend
+                    False,
+                )
+
     _insert_rows(
         Completeness,
         ("product", "channel", "locale", "required", "filled", "ratio", "missing", "stale"),
-        (
-            (
-                p.product.pk,
-                row["channel_id"],
-                row["locale_id"],
-                row["required"],
-                row["filled"],
-                row["ratio"],
-                missing.get_db_prep_save(row["missing"], connection),  # JSON for the backend
-                False,
-            )
-            for p in batch
-            for row in completeness.compute(
-                docs[p.product.pk], p.product.family_id, structure, extra.get(p.product.pk)
-            )
-        ),
+        rows(),
     )
+    if reached:
+        catalog_signals.completeness_reached.send(
+            sender=Completeness, reached=reached, products={p.product.pk: p.product for p in batch}
+        )
 
 
 def _write_search(batch: list[Prepared], docs: dict[int, dict], structure: v.Structure) -> None:

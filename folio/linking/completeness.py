@@ -11,8 +11,10 @@ a `compliant_preset`, whose rendition through that preset is ready and passed co
 Missing ones are named "media:<role>".
 
 Completeness is stored, so it is recomputed for the products concerned when a link changes
-(every link write records a LinkChange) and when a linked asset's status or rights change
-(asset_status_changed: approved, rejected, expired; asset_changed: rights edited).
+(every link write records a LinkChange), when a linked asset's status or rights change
+(asset_status_changed: approved, rejected, expired; asset_changed: rights edited) and when a
+rendition of a linked asset's file through a required preset becomes ready or fails or is
+checked again (folio.renditions.jobs.rendition_changed).
 """
 
 from collections import defaultdict
@@ -225,6 +227,22 @@ def after_link_change(sender, instance: LinkChange, created: bool, **kwargs):
     recompute(affected_products(pids, mids))
 
 
+def fetch_linked_external_files(sender, instance: LinkChange, created: bool, **kwargs):
+    """An asset of another DAM that gets linked may need renditions (image slots, compliant
+    presets): its file is fetched from its reference in the background
+    (folio.assets.external.fetch_file)."""
+    from folio.assets.models import ExternalSystem
+
+    if not created or not ExternalSystem.objects.exists():
+        return
+    linked = {(op.get("link") or {}).get("asset_id") for op in instance.changes or ()
+              if op.get("op") in ("create", "update")} - {None}
+    if linked:
+        from folio.assets.external import fetch_later
+
+        fetch_later(linked)
+
+
 def after_asset_status_changed(sender, asset, old=None, new=None, **kwargs):
     # "expiring" is only a warning: the asset still counts until it has expired.
     if new != "expiring" and MediaRequirement.objects.exists():
@@ -238,17 +256,37 @@ def after_asset_changed(sender, asset_ids=(), created=None, **kwargs):
         recompute_for_assets(ids)
 
 
+def after_rendition_changed(sender, sources=(), preset_ids=(), **kwargs):
+    """A rendition became ready or failed, or its compliance was checked again: the products
+    linking an asset whose current file it was made from are recomputed, when a requirement
+    asks for that preset at all."""
+    presets = {p for p in preset_ids or () if p is not None}
+    if not sources or not presets:
+        return
+    if not MediaRequirement.objects.filter(compliant_preset_id__in=presets).exists():
+        return
+    asset_ids = Asset.objects.filter(current_version__blob_id__in=list(sources)).values_list(
+        "pk", flat=True
+    )
+    recompute_for_assets(list(asset_ids))
+
+
 def connect() -> None:
     from folio.assets import signals as asset_signals
     from folio.catalog.completeness import register_requirements
+    from folio.renditions.jobs import rendition_changed
 
     register_requirements(media_requirements)
     post_save.connect(after_link_change, sender=LinkChange,
                       dispatch_uid="linking.completeness_after_link_change")
+    post_save.connect(fetch_linked_external_files, sender=LinkChange,
+                      dispatch_uid="linking.fetch_linked_external_files")
     asset_signals.asset_status_changed.connect(
         after_asset_status_changed, dispatch_uid="linking.completeness_after_asset_status")
     asset_signals.asset_changed.connect(
         after_asset_changed, dispatch_uid="linking.completeness_after_asset_changed")
+    rendition_changed.connect(
+        after_rendition_changed, dispatch_uid="linking.completeness_after_rendition_changed")
 
 
 # --- requirements -------------------------------------------------------------------------------

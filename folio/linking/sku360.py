@@ -380,6 +380,12 @@ def sku360(sku: str, *, user, channel: str | None = None, locale: str | None = N
         "links": links_detail(product, channels=channels, locale=locale, channel=channel),
         "history": _history(product),
         "proposals": _proposals(product),
-        # Filled by the publishing app once it exists: [{channel, at, status, …}].
-        "publications": [],
+        "publications": _publications(product),
     }
+
+
+def _publications(product: Product) -> list[dict]:
+    # Publishing reads linking, not the reverse: imported here, where it is used.
+    from folio.publishing.history import last_publications
+
+    return last_publications(product)

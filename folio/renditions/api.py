@@ -405,6 +405,11 @@ def review_rendition(request, rendition_id: int, payload: ReviewIn):
             status=Rendition.Status.FAILED,
             error=f"rejected in review: {payload.comment}".strip().rstrip(":"),
         )
+        from folio.renditions.jobs import rendition_changed
+
+        rendition_changed.send(
+            sender=Rendition, sources=[row.source_sha256], preset_ids=[row.preset_id]
+        )
     audit.record(
         "rendition.review",
         row,

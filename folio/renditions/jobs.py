@@ -21,7 +21,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Subquery
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 from django.utils import timezone
 
 from folio.assets.models import Asset, AssetVersion, Blob
@@ -32,6 +32,11 @@ from folio.renditions.models import Preset, Rendition
 log = logging.getLogger("folio.renditions")
 
 BATCH = 500
+
+# Sent when renditions became ready or failed (render_one, a rejected review) or their
+# compliance was checked again: sources = their source sha256s, preset_ids = their presets.
+# Media completeness (folio.linking.completeness) listens: a requirement may need them.
+rendition_changed = Signal()
 
 
 def timeout_seconds() -> float:
@@ -150,6 +155,9 @@ def render_one(rendition: Rendition) -> Rendition:
     Rendition.objects.filter(pk=rendition.pk).update(**fields)
     for name, value in fields.items():
         setattr(rendition, name, value)
+    rendition_changed.send(
+        sender=Rendition, sources=[rendition.source_sha256], preset_ids=[rendition.preset_id]
+    )
     return rendition
 
 
@@ -264,6 +272,7 @@ def recheck_compliance(preset: Preset, hashes: dict[str, str]) -> int:
         preset_version__lt=preset.version,
     )
     n = 0
+    sources = set()
     for row in rows.iterator():
         try:
             with local_copy(row.blob.storage_name) as path:
@@ -275,4 +284,7 @@ def recheck_compliance(preset: Preset, hashes: dict[str, str]) -> int:
                 compliance=checked, preset_version=preset.version
             )
         n += 1
+        sources.add(row.source_sha256)
+    if sources:
+        rendition_changed.send(sender=Rendition, sources=sorted(sources), preset_ids=[preset.pk])
     return n

@@ -63,22 +63,29 @@ class UnifiedOut(Schema):
     facets: dict[str, list[FacetValueOut]]
     facets_capped: bool
     facet_sample: int | None = None
+    next: str | None = None
 
 
 @router.get(
     "/search/all",
     response=UnifiedOut,
-    summary="Search products and assets at once, with typo-tolerant SKUs and facet counts",
+    summary="Search products and assets at once, with typo tolerance, facet counts and pages",
     description=(
         "One query over products (SKU, GTIN, names and text in every locale) and assets "
         "(file name, title, alt text, tags). Every word must match, the last as a prefix. "
         "When no identifier equals or starts with the query, identifiers one typo away (a "
         "wrong, missing, extra or swapped character) are found too and rank above text "
-        "matches. `kind` (repeatable: product, asset) limits the kinds, by default every kind "
+        "matches; when the words find fewer than 10 matches, a word that is no indexed word "
+        "is also tried as the indexed words one typo away (ranked below uncorrected text). "
+        "`kind` (repeatable: product, asset) limits the kinds, by default every kind "
         "you may view. `facet` (repeatable: family, category, completeness, status, kind, "
-        "tags, collections) asks for counts over all matches; completeness needs `channel` "
-        "and `locale`. Above 10,000 matches the counts are over the first 10,000 "
-        "(`facets_capped`, `facet_sample`)."
+        "tags, collections) asks for counts over the matches; completeness needs `channel` "
+        "and `locale`. Up to 10,000 matches the counts are exact; above, they are over the "
+        "first 10,000 in index order plus the identifier matches (`facets_capped`, "
+        "`facet_sample`: how many objects were counted). The first 1,000 text matches and "
+        "the identifier matches are ranked; other matches follow them, unranked (score 0). "
+        "Hits are ordered by score, kind and id; pass `next` back as `after` (with the same "
+        "`q` and `kind`) for the next page."
     ),
 )
 def search_all(
@@ -89,6 +96,7 @@ def search_all(
     limit: int = 50,
     channel: str | None = None,
     locale: str | None = None,
+    after: str | None = None,
 ):
     from folio.search import unified
 
@@ -100,4 +108,5 @@ def search_all(
         limit=limit,
         channel=channel,
         locale=locale,
+        after=after,
     )

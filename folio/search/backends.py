@@ -8,6 +8,7 @@ every query token themselves, so no user input ever reaches MATCH or to_tsquery 
 # including each MATCH / to_tsquery expression, is passed as a parameter.
 # ruff: noqa: S608
 
+import json
 from dataclasses import dataclass
 
 from django.db import connection
@@ -71,8 +72,60 @@ class Backend:
     def delete_kind_text(self, cursor, kind: str) -> None:
         """Forget the text of every entry of one kind."""
 
-    def match_expression(self, q: ParsedQuery) -> str:
+    def match_expression(self, q: ParsedQuery, alternatives=None) -> str:
+        """The query as MATCH / to_tsquery text. alternatives: {word index: [whole words]}
+        that may stand for that word (its typo corrections, folio.search.fuzzy)."""
         raise NotImplementedError
+
+    def bounded_sql(
+        self, expression: str, kinds: list[str], limit: int, after_id=None, rank=True
+    ) -> tuple[str, list]:
+        """Rows (entry id, kind, ref_id, text score ≥ 0) of the first `limit` entries of
+        `kinds` matching `expression`, by entry id (after `after_id`): the match is read in
+        index order and stops at `limit`, however many entries match. rank=False: score 0."""
+        raise NotImplementedError
+
+    def rank_sql(self, expression: str, entry_ids: list[int]) -> tuple[str, list]:
+        """Rows (entry id, text score) of these entries, where they match `expression`."""
+        raise NotImplementedError
+
+    def rank_range_sql(self, expression: str, first_id: int, last_id: int) -> tuple[str, list]:
+        """Rows (entry id, text score) of the entries with ids first_id…last_id matching
+        `expression`: the text match read between the two, no further."""
+        raise NotImplementedError
+
+    def ids_sql(self, ids: list[int]) -> tuple[str, list]:
+        """A subquery of one integer column holding `ids`, passed as one parameter."""
+        raise NotImplementedError
+
+    def bounded_tier_sql(self, q: ParsedQuery, kinds: list[str], limit: int) -> tuple[str, list]:
+        """Rows (entry id, kind, ref_id, tier) of entries of `kinds` whose identifier equals
+        (tier 2) or starts with (tier 1) the whole query, from at most `limit` identifiers
+        (in key order)."""
+        if len(q.key) < MIN_IDENTIFIER_PREFIX:
+            inner = "SELECT value, entry_id FROM search_identifier WHERE value = %s LIMIT %s"
+            inner_params = [q.key, limit]
+        else:
+            inner = (
+                f"SELECT value, entry_id FROM search_identifier WHERE {self._prefix_condition()}"
+                f"{self.identifier_order} LIMIT %s"
+            )
+            inner_params = [*self._prefix_params(q.key), limit]
+        sql = f"""
+            SELECT e.id, e.kind, e.ref_id, t.tier FROM (
+                SELECT entry_id, MAX(CASE WHEN value = %s THEN {IDENTIFIER_TIER["exact"]}
+                                     ELSE {IDENTIFIER_TIER["prefix"]} END) AS tier
+                FROM ({inner}) AS v GROUP BY entry_id
+            ) AS t
+            JOIN search_entry AS e ON e.id = t.entry_id
+            WHERE e.kind IN ({placeholders(len(kinds))})
+        """
+        return sql, [q.key, *inner_params, *kinds]
+
+    # In key order, so the query's own key (which sorts before every longer key starting with
+    # it) is always read, and the same keys on every page. SQLite reads them in that order
+    # from the primary key; PostgreSQL sorts the keys LIKE the prefix.
+    identifier_order = " ORDER BY value"
 
     def search_sql(self, q: ParsedQuery, kinds: list[str], limit: int, after) -> tuple[str, list]:
         raise NotImplementedError
@@ -80,7 +133,7 @@ class Backend:
     def matching_sql(self, q: ParsedQuery, kind: str, cast: str) -> tuple[str, list]:
         raise NotImplementedError
 
-    def _prefix_condition(self) -> str:
+    def _prefix_condition(self, column: str = "value") -> str:
         raise NotImplementedError
 
     def _prefix_params(self, key: str) -> list:
@@ -146,16 +199,20 @@ class SQLiteBackend(Backend):
         text = " ".join(tokens).replace('"', '""')
         return f'"{text}"' + ("*" if prefix else "")
 
-    def match_expression(self, q):
+    def match_expression(self, q, alternatives=None):
         parts = []
         for i, word in enumerate(q.words):
             last = q.prefix and i == len(q.words) - 1
             if len(word) == 1:
-                parts.append(self._string(word, last and len(word[0]) >= MIN_PREFIX))
+                part = self._string(word, last and len(word[0]) >= MIN_PREFIX)
             else:
                 # "WB-750" is the phrase wb 750 or, as typed without separators, wb750.
                 phrase = self._string(word, last and len(word[-1]) >= MIN_PREFIX)
-                parts.append(f"({phrase} OR {self._string([''.join(word)], last)})")
+                part = f"({phrase} OR {self._string([''.join(word)], last)})"
+            if alternatives and alternatives.get(i):
+                others = " OR ".join(self._string([a], False) for a in alternatives[i])
+                part = f"({part} OR {others})"
+            parts.append(part)
         expression = " AND ".join(parts)
         if len(q.words) > 1:
             # "wb 750ss" is no sequence of words, but is an identifier typed with a space.
@@ -163,8 +220,8 @@ class SQLiteBackend(Backend):
             expression = f"({expression}) OR (identifiers : {key})"
         return expression
 
-    def _prefix_condition(self):
-        return "value >= %s AND value < %s"
+    def _prefix_condition(self, column="value"):
+        return f"{column} >= %s AND {column} < %s"
 
     def _prefix_params(self, key):
         # Identifier keys compare bytewise (BINARY collation): every key starting with `key`
@@ -192,6 +249,40 @@ class SQLiteBackend(Backend):
         """
         params = [self.match_expression(q), *tier_params, *kinds, *after_params, limit]
         return sql, params
+
+    def bounded_sql(self, expression, kinds, limit, after_id=None, rank=True):
+        # The full-text table drives (rowid order, which it yields without sorting); each
+        # row costs one entry lookup, and bm25 only what the rows read need.
+        score = f"MAX(-bm25(search_fts, {self.WEIGHTS}), 0.0)" if rank else "0.0"
+        after = "AND search_fts.rowid > %s" if after_id is not None else ""
+        sql = f"""
+            SELECT e.id, e.kind, e.ref_id, {score}
+            FROM search_fts JOIN search_entry AS e ON e.id = search_fts.rowid
+            WHERE search_fts MATCH %s AND e.kind IN ({placeholders(len(kinds))}) {after}
+            ORDER BY search_fts.rowid
+            LIMIT %s
+        """
+        after_params = [after_id] if after_id is not None else []
+        return sql, [expression, *kinds, *after_params, limit]
+
+    def rank_sql(self, expression, entry_ids):
+        return (
+            f"SELECT rowid, MAX(-bm25(search_fts, {self.WEIGHTS}), 0.0) FROM search_fts "
+            "WHERE search_fts MATCH %s AND rowid IN (SELECT value FROM json_each(%s))",
+            [expression, json.dumps(list(entry_ids))],
+        )
+
+    def rank_range_sql(self, expression, first_id, last_id):
+        # The rowid range is one of FTS5's own constraints: it seeks to first_id and stops
+        # after last_id. bm25 also reads, once per query, how many documents hold each term.
+        return (
+            f"SELECT rowid, MAX(-bm25(search_fts, {self.WEIGHTS}), 0.0) FROM search_fts "
+            "WHERE search_fts MATCH %s AND rowid >= %s AND rowid <= %s",
+            [expression, first_id, last_id],
+        )
+
+    def ids_sql(self, ids):
+        return "SELECT value FROM json_each(%s)", [json.dumps(list(ids))]
 
     def matching_sql(self, q, kind, cast):
         column = {"int": "CAST(e.ref_id AS INTEGER)"}.get(cast, "e.ref_id")
@@ -239,26 +330,30 @@ class PostgreSQLBackend(Backend):
         label = ("*" if prefix else "") + weights
         return f"'{text}'" + (f":{label}" if label else "")
 
-    def match_expression(self, q):
+    def match_expression(self, q, alternatives=None):
         parts = []
         for i, word in enumerate(q.words):
             last = q.prefix and i == len(q.words) - 1
             if len(word) == 1:
-                parts.append(self._lexeme(word[0], last and len(word[0]) >= MIN_PREFIX))
+                part = self._lexeme(word[0], last and len(word[0]) >= MIN_PREFIX)
             else:
                 phrase = " <-> ".join(
                     self._lexeme(t, last and j == len(word) - 1 and len(t) >= MIN_PREFIX)
                     for j, t in enumerate(word)
                 )
-                parts.append(f"(({phrase}) | {self._lexeme(''.join(word), last)})")
+                part = f"(({phrase}) | {self._lexeme(''.join(word), last)})"
+            if alternatives and alternatives.get(i):
+                others = " | ".join(self._lexeme(a, False) for a in alternatives[i])
+                part = f"({part} | {others})"
+            parts.append(part)
         expression = " & ".join(parts)
         if len(q.words) > 1:
             # Weight A: the identifiers only.
             expression = f"({expression}) | {self._lexeme(q.key, q.prefix, 'A')}"
         return expression
 
-    def _prefix_condition(self):
-        return "value LIKE %s"
+    def _prefix_condition(self, column="value"):
+        return f"{column} LIKE %s"
 
     def _prefix_params(self, key):
         escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -285,6 +380,38 @@ class PostgreSQLBackend(Backend):
         expression = self.match_expression(q)
         params = [expression, *tier_params, expression, *kinds, *after_params, limit]
         return sql, params
+
+    def bounded_sql(self, expression, kinds, limit, after_id=None, rank=True):
+        score = "ts_rank(e.document, query)::float8" if rank else "0.0::float8"
+        after = "AND e.id > %s" if after_id is not None else ""
+        sql = f"""
+            SELECT e.id, e.kind, e.ref_id, {score}
+            FROM search_entry AS e, to_tsquery('simple', %s) AS query
+            WHERE e.document @@ query AND e.kind IN ({placeholders(len(kinds))}) {after}
+            ORDER BY e.id
+            LIMIT %s
+        """
+        after_params = [after_id] if after_id is not None else []
+        return sql, [expression, *kinds, *after_params, limit]
+
+    def rank_sql(self, expression, entry_ids):
+        return (
+            "SELECT e.id, ts_rank(e.document, query)::float8 "
+            "FROM search_entry AS e, to_tsquery('simple', %s) AS query "
+            "WHERE e.id = ANY(%s::bigint[]) AND e.document @@ query",
+            [expression, [int(i) for i in entry_ids]],
+        )
+
+    def rank_range_sql(self, expression, first_id, last_id):
+        return (
+            "SELECT e.id, ts_rank(e.document, query)::float8 "
+            "FROM search_entry AS e, to_tsquery('simple', %s) AS query "
+            "WHERE e.id BETWEEN %s AND %s AND e.document @@ query",
+            [expression, first_id, last_id],
+        )
+
+    def ids_sql(self, ids):
+        return "SELECT unnest(%s::bigint[])", [[int(i) for i in ids]]
 
     def matching_sql(self, q, kind, cast):
         column = {"int": "CAST(e.ref_id AS bigint)", "uuid": "CAST(e.ref_id AS uuid)"}.get(

@@ -2,11 +2,13 @@
 
 A facet belongs to one kind: family, category and completeness count products; status, kind,
 tags and collections count assets. Counts are over the whole matching set up to
-FACET_LIMIT matches; above it they are over the first FACET_LIMIT (by id), and the response
-says so (`facets_capped`, `facet_sample`): counting a million matches on every keystroke
-would cost more than the counts are worth, and the first ten thousand show the shape.
+FACET_LIMIT matches; above it they are over the first FACET_LIMIT in index order
+(folio.search.unified reads no more), and the response says so (`facets_capped`,
+`facet_sample`): counting a million matches on every keystroke would cost more than the
+counts are worth, and the first ten thousand show the shape.
 """
 
+from django.db import connection
 from django.db.models import Case, CharField, Count, F, QuerySet, Value, When
 
 from folio.errors import InvalidInput
@@ -42,15 +44,6 @@ def check(names, *, channel: str | None, locale: str | None) -> list[str]:
             details={"field": "channel" if not channel else "locale", "facet": "completeness"},
         )
     return list(dict.fromkeys(names))
-
-
-def sample(qs: QuerySet) -> tuple[QuerySet, int | None]:
-    """The matching set to count over, and the sample size when it was capped (one COUNT)."""
-    total = qs.count()
-    if total <= FACET_LIMIT:
-        return qs, None
-    first = qs.order_by("pk").values("pk")[:FACET_LIMIT]
-    return qs.model.objects.filter(pk__in=first), FACET_LIMIT
 
 
 def _grouped(qs: QuerySet, field: str) -> list[dict]:
@@ -89,10 +82,16 @@ def completeness(products: QuerySet, channel: str, locale: str) -> list[dict]:
     return [{"value": r["value"], "count": r["count"]} for r in rows]
 
 
-def count(name: str, qs: QuerySet, *, channel=None, locale=None, collections=None) -> list[dict]:
-    """Counts for one facet over `qs` (the matching objects of the facet's kind)."""
+def count(
+    name: str, qs: QuerySet, *, channel=None, locale=None, collections=None, ids=None
+) -> list[dict]:
+    """Counts for one facet over `qs` (the matching objects of the facet's kind). `ids`: the
+    same objects' ids as a subquery (RawSQL), when the caller has them: family and category
+    are then counted by id first and named after (see _by_key)."""
     if name == "completeness":
         return completeness(qs, channel, locale)
+    if name in _BY_KEY and ids is not None:
+        return _by_key(name, ids)
     field = FACETS[name][1]
     if name == "collections" and collections is not None:
         # An agency user counts only the collections it may see, not the others an asset of
@@ -111,3 +110,32 @@ def _grouped_filtered(qs: QuerySet, field: str, collections: QuerySet) -> list[d
         .order_by("-count", "value")[:MAX_VALUES]
     )
     return [{"value": r["value"], "count": r["count"]} for r in rows]
+
+
+def _tables(name: str) -> tuple[str, str, str, str]:
+    """(table, key column, id column, named table) of a product facet counted by key."""
+    from folio.catalog.models import Category, Family, Product
+
+    if name == "family":
+        return Product._meta.db_table, "family_id", "id", Family._meta.db_table
+    through = Product.categories.through._meta
+    return through.db_table, "category_id", "product_id", Category._meta.db_table
+
+
+_BY_KEY = ("family", "category")
+
+
+def _by_key(name: str, ids) -> list[dict]:
+    """Product facet counts grouped on the foreign key (an integer), the codes looked up for
+    the groups only: one index probe per product (for categories the product–category
+    table's covering index, never the product row), no join per matching row."""
+    table, key, id_column, named = _tables(name)
+    join = "LEFT JOIN" if name == "family" else "JOIN"
+    sql = (
+        f"SELECT t.code, g.n FROM (SELECT {key} AS k, COUNT(*) AS n FROM {table} "  # noqa: S608
+        f"WHERE {id_column} IN ({ids.sql}) GROUP BY {key}) AS g "
+        f"{join} {named} AS t ON t.id = g.k ORDER BY g.n DESC, t.code LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids.params, MAX_VALUES])
+        return [{"value": code, "count": count} for code, count in cursor.fetchall()]

@@ -1,4 +1,4 @@
-"""Typo tolerance for identifiers: find SKUs, GTINs and codes one edit away from a query.
+"""Typo tolerance: identifiers (SKUs, GTINs, codes) and words one edit away from a query.
 
 An edit is a wrong, missing or extra character, or two adjacent characters swapped
 (Damerau-Levenshtein distance 1, in its restricted "optimal string alignment" form). The
@@ -13,13 +13,21 @@ within distance 1 share a variant:
 So a query's candidates are one indexed `variant IN (…)` lookup on plain B-tree indexes, the
 same SQL on SQLite and PostgreSQL, and each candidate is verified exactly in Python (sharing a
 variant also admits some distance-2 pairs, such as two substitutions side by side).
+
+Words work the same way over the vocabulary of indexed titles and texts (search_term, with
+its deletion neighbourhoods in search_termvariant): a query word gets the indexed words one
+edit away as alternatives (`word_alternatives`) when the query as typed finds few matches,
+and folio.search.unified runs it again with them. Trigram
+similarity (pg_trgm) was the other candidate on PostgreSQL; it misses one-edit typos of short
+words ("bule" and "blue" share one trigram of nine), which the neighbourhoods never do.
 """
 
 from collections.abc import Iterable
 
 from django.db import connection
 
-from folio.search.backends import placeholders
+from folio.search import backends
+from folio.search.backends import ParsedQuery, placeholders
 
 # Keys shorter than this have too many neighbours at distance 1 ("ab1" is one edit from
 # hundreds of codes) to say which one was meant; longer ones (file names, long GTIN runs)
@@ -100,3 +108,104 @@ def candidates(key: str, kinds: list[str]) -> list[tuple[str, str, str]]:
         ((kind, ref, matched) for (kind, ref), matched in found.items()),
         key=lambda r: (abs(len(r[2]) - len(short)), r[2]),
     )
+
+
+# --- words ----------------------------------------------------------------------------------
+
+# Words shorter than MIN_KEY are not corrected (too many neighbours), nor are longer ones
+# (no real word; a pasted string) or numbers (a typo'd number is another number).
+MAX_WORD = 32
+# Alternatives kept per misspelt word, nearest first.
+MAX_ALTERNATIVES = 8
+# Vocabulary rows read per query word, at most.
+MAX_WORD_CANDIDATES = 200
+_CHUNK = 500
+
+
+def is_word(token: str) -> bool:
+    return MIN_KEY <= len(token) <= MAX_WORD and not token.isdigit()
+
+
+def words_in(texts: Iterable[str]) -> set[str]:
+    """The vocabulary words of token texts (space-separated tokens, as the index stores)."""
+    return {t for text in texts for t in text.split() if is_word(t)}
+
+
+def add_terms(cursor, terms: set[str]) -> None:
+    """Add the words not in the vocabulary yet, with their deletion neighbourhoods (in the
+    caller's transaction: the index writer's)."""
+    if not terms:
+        return
+    ordered = sorted(terms)
+    known: set[str] = set()
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start : start + _CHUNK]
+        cursor.execute(
+            f"SELECT term FROM search_term WHERE term IN ({placeholders(len(chunk))})",  # noqa: S608
+            chunk,
+        )
+        known.update(row[0] for row in cursor.fetchall())
+    new = [t for t in ordered if t not in known]
+    if not new:
+        return
+    cursor.executemany(
+        "INSERT INTO search_term (term) VALUES (%s) ON CONFLICT DO NOTHING", [(t,) for t in new]
+    )
+    cursor.executemany(
+        "INSERT INTO search_termvariant (variant, term) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+        [(v, t) for t in new for v in sorted(variants(t))],
+    )
+
+
+def _rank(word: str, matched: str) -> tuple:
+    # As for identifiers: same length (a wrong or swapped character) first, then the later
+    # the edit the likelier, then alphabetical (a stable order).
+    common = next(
+        (i for i, (a, b) in enumerate(zip(word, matched, strict=False)) if a != b), len(word)
+    )
+    return (len(matched) != len(word), -common, matched)
+
+
+def word_alternatives(q: ParsedQuery) -> dict[int, list[str]]:
+    """{word index: the indexed words one edit away from it}, nearest first, for the words of
+    the query long enough to tell apart. Only one-token words are looked at: "WB-750" is an
+    identifier, whose typos `candidates` finds. The caller asks only when the query as typed
+    finds few matches, so a word that is indexed but rare (a typo in one product's name)
+    also brings its neighbours."""
+    wanted = {i: word[0] for i, word in enumerate(q.words) if len(word) == 1 and is_word(word[0])}
+    found: dict[int, list[str]] = {}
+    if not wanted:
+        return found
+    with connection.cursor() as cursor:
+        for i, w in wanted.items():
+            wanted_variants = sorted(variants(w))
+            cursor.execute(
+                "SELECT DISTINCT term FROM search_termvariant "  # noqa: S608
+                f"WHERE variant IN ({placeholders(len(wanted_variants))}) "
+                "ORDER BY term LIMIT %s",
+                [*wanted_variants, MAX_WORD_CANDIDATES],
+            )
+            near = [t for (t,) in cursor.fetchall() if t != w and within_one(w, t)]
+            if near:
+                found[i] = sorted(near, key=lambda t, w=w: _rank(w, t))[:MAX_ALTERNATIVES]
+    return found
+
+
+# Completions of a last word looked up for ranking, at most; more and the prefix is kept.
+MAX_COMPLETIONS = 16
+
+
+def completions(word: str) -> list[str] | None:
+    """The indexed title/text words starting with `word` (itself included when indexed), or
+    None when there are more than MAX_COMPLETIONS or `word` is no vocabulary word."""
+    if not is_word(word):
+        return None
+    backend = backends.current()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT term FROM search_term WHERE "  # noqa: S608 (a constant condition)
+            f"{backend._prefix_condition('term')} ORDER BY term LIMIT %s",
+            [*backend._prefix_params(word), MAX_COMPLETIONS + 1],
+        )
+        found = [t for (t,) in cursor.fetchall()]
+    return found if len(found) <= MAX_COMPLETIONS else None

@@ -247,6 +247,8 @@ def _write_batch(cursor, backend, batch: list[Prepared]) -> None:
         "ON CONFLICT DO NOTHING",
         [row for entry_id, p in rows for row in fuzzy.rows_for(entry_id, p.identifier_keys)],
     )
+    # The words of titles and texts join the vocabulary of typo-tolerant word search.
+    fuzzy.add_terms(cursor, fuzzy.words_in(t for _, p in rows for t in (p.title, p.body)))
 
 
 def index_documents(docs: Iterable[SearchDoc]) -> None:

@@ -58,3 +58,35 @@ class IdentifierVariant(models.Model):
 
     def __str__(self):
         return f"{self.variant} → {self.key}"
+
+
+class Term(models.Model):
+    """A word of the indexed titles and texts (tokens of 4–32 characters with a letter), for
+    typo-tolerant word lookups (folio.search.fuzzy). Written only by folio.search.index, in
+    the transaction that indexes the text: a word is here as soon as it is searchable. Words
+    of documents since changed or removed may stay: a correction to such a word finds
+    nothing, because the corrected query runs against the text index itself."""
+
+    term = models.CharField(max_length=64, primary_key=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return self.term
+
+
+class TermVariant(models.Model):
+    """The deletion neighbourhood of a Term (as IdentifierVariant is of an identifier key):
+    two words one edit apart share a variant, so a misspelt word's candidates are one
+    indexed `variant IN (…)` lookup, on SQLite and PostgreSQL alike."""
+
+    pk = models.CompositePrimaryKey("variant", "term")
+    variant = models.CharField(max_length=64)
+    term = models.CharField(max_length=64)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"{self.variant} → {self.term}"

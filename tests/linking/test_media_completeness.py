@@ -191,3 +191,51 @@ def test_media_requirements_through_the_api(api_client, catalog):
     assert bad.status_code == 422 and bad.json()["error"]["details"]["channel"] == "nowhere"
     assert editor.delete(f"{url}/ecommerce/main").status_code == 204
     assert viewer.get(url).json() == []
+
+
+def test_a_rendition_made_checked_or_rejected_recomputes_completeness(
+    machine, people, api_client
+):
+    """No recompute is called here: the render job's step (render_one), the compliance
+    re-check after a preset change and a rejected review each bring completeness along."""
+    from folio.renditions import presets as preset_service
+    from folio.renditions.jobs import recheck_compliance, render_one
+
+    up, ok = people["uploader"], people["approver"]
+    preset_service.create_preset(
+        code="market-small",
+        name="Marketplace thumbnail",
+        spec={"format": "jpeg", "ops": [{"op": "resize", "mode": "fit", "width": 40}]},
+        rules={"max_width": 100},
+    )
+    media.set_requirement("coffee_machines", "marketplace", "main", compliant_preset="market-small")
+    asset = add_asset(up, "front", approve_by=ok)
+    services.link("EP-3000", asset.pk, "main", user=up)
+    assert "media:main" in row("EP-3000", "marketplace").missing  # not rendered yet
+
+    rendition = cache.rendition_for(asset, "market-small")  # pending; the worker renders it
+    render_one(rendition)
+    assert rendition.status == Rendition.Status.READY
+    assert rendition.compliance["passed"] is True
+    assert "media:main" not in row("EP-3000", "marketplace").missing
+
+    # The rules tighten: the re-check fails the same bytes, and the product follows.
+    preset = preset_service.update_preset(
+        "market-small", expected_version=1, rules={"min_width": 5000}
+    )
+    assert recheck_compliance(preset, preset_service.spec_hashes(preset)) == 1
+    assert "media:main" in row("EP-3000", "marketplace").missing
+
+    # Back to passing rules; then a person rejects the rendition in review.
+    preset = preset_service.update_preset(
+        "market-small", expected_version=preset.version, rules={"max_width": 100}
+    )
+    recheck_compliance(preset, preset_service.spec_hashes(preset))
+    assert "media:main" not in row("EP-3000", "marketplace").missing
+    response = api_client("admin").post(
+        f"/api/v1/renditions/{rendition.pk}/review",
+        {"accept": False, "comment": "wrong crop"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    assert "media:main" in row("EP-3000", "marketplace").missing

@@ -40,6 +40,8 @@ def test_demo_seeds_slots_and_queues_renditions_the_worker_makes():
         ("webshop", "gallery"): ("web-2048-webp", 8, False),
         ("marketplace", "main"): ("amazon-main", 1, True),
         ("marketplace", "gallery"): ("amazon-gallery", 8, False),
+        # the print channel the publishing demo adds for its PDF catalogue feed
+        ("print", "main"): ("print-300dpi-cmyk", 1, False),
     }
 
     approved = Asset.objects.filter(kind="packshot", status=Asset.Status.APPROVED)
@@ -66,7 +68,7 @@ def test_demo_seeds_slots_and_queues_renditions_the_worker_makes():
     # Idempotent: a second seed adds no slot, no rendition and no render job.
     count = renditions.count()
     demo.seed(io.StringIO())
-    assert ImageSlot.objects.count() == 4
+    assert ImageSlot.objects.count() == 5
     assert renditions.count() == count
 
     # The worker makes them (previews of the demo files are in the same queue).

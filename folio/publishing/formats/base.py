@@ -89,6 +89,9 @@ class Context:
     publication_id: int | None = None
     # Delta runs: fragments/data of the previous publication, by SKU (None on a first run).
     previous: dict[str, dict] | None = None
+    # The folder holding the previous successful publication's files (for formats that copy
+    # what did not change instead of rebuilding it: PDF sheets); None when there is none.
+    previous_dir: Path | None = None
 
 
 @dataclasses.dataclass

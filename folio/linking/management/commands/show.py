@@ -104,6 +104,12 @@ class Command(FolioCommand):
                 + ", ".join(f"#{x['id']} ({', '.join(x['attributes'])})" for x in d["proposals"])
             )
         console.print("Publications: " + ("not published yet" if not d["publications"] else ""))
+        for pub in d["publications"]:
+            held = "listed" if pub["listed"] else "not listed"
+            console.print(
+                f"  {pub['channel']}/{pub['feed']} ({pub['format']}) {pub['action']} "
+                f"{pub['at']:%Y-%m-%d %H:%M}, {held} (publication {pub['publication_id']})"
+            )
 
 
 def _dumps(data) -> str:

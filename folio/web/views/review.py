@@ -1,0 +1,100 @@
+"""Review: what waits for a decision, and a product's proposed changes together with the
+pending files it uses, approved in one go (or rejected one by one, saying why)."""
+
+from django.contrib import messages
+from django.db.models import Count, Min, prefetch_related_objects
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from folio.accounts.services import require
+from folio.assets import workflow
+from folio.assets.models import Asset
+from folio.assets.previews import preview_states
+from folio.catalog import services as catalog
+from folio.catalog.models import Proposal
+from folio.errors import InvalidInput
+from folio.linking import review
+from folio.web.views.base import page
+
+QUEUE_SIZE = 50
+
+
+@page("catalog.view_product")
+def review_index(request):
+    products = list(
+        Proposal.objects.filter(status=Proposal.Status.PENDING)
+        .values("product__sku")
+        .annotate(count=Count("id"), since=Min("proposed_at"))
+        .order_by("since")[:QUEUE_SIZE]
+    )
+    # may_decide reads the user's groups once per asset; read them once here instead.
+    prefetch_related_objects([request.user], "groups")
+    assets = [a for a, _step in workflow.pending_for(request.user, limit=QUEUE_SIZE)]
+    return render(
+        request,
+        "web/review/index.html",
+        {
+            "section": "review",
+            "products": products,
+            "assets": assets,
+            "previews": preview_states(assets) if assets else {},
+        },
+    )
+
+
+@page("catalog.view_product", methods=("GET", "POST"))
+def review_page(request, sku: str):
+    if request.method == "POST":
+        return _decide(request, sku)
+    bundle = review.review_bundle(sku, user=request.user)
+    assets = list(Asset.objects.filter(pk__in=[a["id"] for a in bundle["assets"]]))
+    return render(
+        request,
+        "web/review/product.html",
+        {
+            "section": "review",
+            "bundle": bundle,
+            "previews": preview_states(assets) if assets else {},
+            "may_approve_any": any(p["may_approve"] for p in bundle["proposals"])
+            or any(a["may_decide"] for a in bundle["assets"]),
+        },
+    )
+
+
+def _ids(values) -> list[int]:
+    return [int(x) for x in values if str(x).isdigit()]
+
+
+def _decide(request, sku: str):
+    action = request.POST.get("action") or ""
+    comment = (request.POST.get("comment") or "").strip()
+    back = reverse("web:review", args=[sku])
+    if action == "approve":
+        result = review.approve_together(
+            sku,
+            proposal_ids=_ids(request.POST.getlist("proposal")),
+            asset_ids=_ids(request.POST.getlist("asset")),
+            comment=comment,
+            user=request.user,
+        )
+        messages.success(
+            request,
+            _("Approved %(p)s proposal(s) and %(a)s file(s).")
+            % {"p": len(result["proposals"]), "a": len(result["assets"])},
+        )
+        return redirect(back)
+    if not comment:
+        raise InvalidInput(_("say why it is rejected"), details={"field": "comment"})
+    kind, _sep, number = action.rpartition("-")
+    if kind == "reject-proposal" and number.isdigit():
+        require(request.user, "catalog.review_product")
+        catalog.review_proposal(int(number), approve=False, comment=comment, user=request.user)
+        messages.success(request, _("Proposal rejected."))
+    elif kind == "reject-asset" and number.isdigit():
+        require(request.user, "assets.approve_asset")
+        workflow.decide(int(number), approve=False, comment=comment, user=request.user)
+        messages.success(request, _("File rejected."))
+    else:
+        raise InvalidInput(_("unknown action %(a)r") % {"a": action}, details={"field": "action"})
+    return redirect(back)
