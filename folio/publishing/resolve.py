@@ -899,17 +899,12 @@ class _Builder:
         return None
 
     def _template(self, template: str) -> str | None:
-        parts = []
-        for literal, name, _spec, _conv in string.Formatter().parse(template):
-            parts.append(literal)
-            if name is None:
-                continue
+        def value(name: str) -> str:
             if name in SPECIALS:
-                parts.append(str(self._special(name) or ""))
-            else:
-                parts.append(self.readable(name))
-        text = re.sub(r"\s+", " ", "".join(parts)).strip()
-        return text or None
+                return str(self._special(name) or "")
+            return self.readable(name)
+
+        return fill_template(template, value)
 
     def _typed(self, code: str, data):
         if data is None or data == "" or data == []:
@@ -1226,3 +1221,32 @@ def delivery_url(asset: _Asset, preset: Preset, locale: str, filename: str) -> s
     if preset.public and not preset_service.applied_locale(preset, locale):
         return delivery.public_url(asset.pk, preset, filename=filename, absolute=True)
     return delivery.signed_url(asset.pk, preset, locale=locale, filename=filename, absolute=True)
+
+
+_SEPARATOR = re.compile(r"^[\s,;:|/·–—-]*$")
+
+
+def fill_template(template: str, value) -> str | None:
+    """A mapping template filled with `value(name)` for each placeholder. A separator
+    between placeholders (", ", " – ", " | "…) goes only between two values that are there,
+    so "{brand} {name} – {capacity}" without a capacity reads "Brand Name", not "Brand
+    Name –". Whitespace collapses; an empty result is None (the field is missing)."""
+    out: list[str] = []
+    pending = ""  # a separator waiting for the value after it
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        if literal:
+            if _SEPARATOR.match(literal):
+                pending = literal
+            else:
+                out.append(pending + literal if out else literal.lstrip())
+                pending = ""
+        if name is None:
+            continue
+        text = value(name)
+        if text:
+            if out and pending:
+                out.append(pending)
+            out.append(text)
+        pending = ""
+    text = re.sub(r"\s+", " ", "".join(out)).strip()
+    return text or None

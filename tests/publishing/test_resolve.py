@@ -303,3 +303,22 @@ def test_signatures_follow_every_input_and_render_nothing():
     Rendition.objects.filter(source_sha256=front.current_version.blob_id).update(
         status="failed")
     assert sigs()[ids["EP-3000"]] != third[ids["EP-3000"]]
+
+
+@pytest.mark.parametrize(
+    "template, values, expected",
+    [
+        ("{brand} {name} – {capacity}", {"brand": "BaristaPro", "name": "EspressoPro 3000"},
+         "BaristaPro EspressoPro 3000"),
+        ("{name}, {capacity}", {"name": "Bottle"}, "Bottle"),
+        ("{a}, {b}, {c}", {"a": "A", "c": "C"}, "A, C"),
+        ("{brand} {name} {capacity}", {"brand": "B", "name": "N", "capacity": "750 ml"},
+         "B N 750 ml"),
+        ("{capacity} bottle by {brand}", {"brand": "B"}, "bottle by B"),
+        ("{capacity}", {}, None),
+    ],
+)
+def test_template_separators_only_between_present_values(template, values, expected):
+    from folio.publishing.resolve import fill_template
+
+    assert fill_template(template, lambda name: values.get(name, "")) == expected
