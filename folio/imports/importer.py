@@ -447,18 +447,31 @@ class Importer:
 
     # --- products ---
 
-    def _products(self, table: Table, counts: dict) -> Iterator[int]:
-        structure = self.structure = v.Structure.load()
+    def _planned(self, table: Table, kind: str, structure, mapping_columns):
+        """The column plan of a products or models file, or None when its columns have
+        problems (reported) or the user may not import it."""
         plan = columns.plan_columns(
             table.header,
-            "products",
+            kind,
             structure,
-            mapping_columns=self.mapping.columns if self.mapping is not None else None,
+            mapping_columns=mapping_columns,
             decimal_comma=self.decimal_comma,
         )
         if self._plan_problems(table, plan.problems):
-            return
-        if not self._allowed("products", table.file, media=plan.has_media or plan.has_assets):
+            return None
+        if not self._allowed(kind, table.file, media=plan.has_media or plan.has_assets):
+            return None
+        return plan
+
+    def _products(self, table: Table, counts: dict) -> Iterator[int]:
+        structure = self.structure = v.Structure.load()
+        plan = self._planned(
+            table,
+            "products",
+            structure,
+            self.mapping.columns if self.mapping is not None else None,
+        )
+        if plan is None:
             return
         reader = columns.RowReader(plan)
         finder = _Finder(plan)
@@ -797,18 +810,15 @@ class Importer:
 
     def _models(self, table: Table, counts: dict) -> Iterator[int]:
         structure = v.Structure.load()
-        plan = columns.plan_columns(
-            table.header,
+        plan = self._planned(
+            table,
             "product_models",
             structure,
-            mapping_columns=self.mapping.columns
+            self.mapping.columns
             if self.mapping is not None and self.kind == "product_models"
             else None,
-            decimal_comma=self.decimal_comma,
         )
-        if self._plan_problems(table, plan.problems):
-            return
-        if not self._allowed("product_models", table.file, media=plan.has_media or plan.has_assets):
+        if plan is None:
             return
         reader = columns.RowReader(plan)
         finder = _Finder(plan)
