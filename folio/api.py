@@ -11,7 +11,7 @@ from functools import wraps
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import connection
+from django.db import DataError, connection
 from django.http import Http404, HttpRequest, JsonResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import (
@@ -26,6 +26,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.throttling import AuthRateThrottle
 
 from folio import __version__
+from folio.accounts import limits
 from folio.accounts.audit import Actor, set_actor
 from folio.accounts.middleware import client_ip
 from folio.accounts.services import authenticate_token
@@ -34,13 +35,32 @@ from folio.errors import FolioError
 log = logging.getLogger("folio.api")
 
 
+class TooManyBadTokens(Throttled):
+    """Too many requests with a bad token from this address (folio.accounts.limits)."""
+
+
+def _token_or_none(request: HttpRequest, text: str):
+    """authenticate_token, counting bad tokens per client address: past the limit they get
+    429 instead of 401 until the window ends. A good token is never held up (and costs no
+    look-up in the counts): its 256-bit secret is not something a limit protects by being
+    guessed, the limit is there to stop a flood of bad ones."""
+    found = authenticate_token(text, ip=client_ip(request))
+    if found is None:
+        wait = limits.bad_token(request)
+        if wait:
+            raise TooManyBadTokens(wait=wait)
+    return found
+
+
 class BearerToken(HttpBearer):
     openapi_description = (
         "An API token: `Authorization: Bearer folio_…` (see `folio token create`)."
     )
 
     def authenticate(self, request: HttpRequest, token: str):
-        found = authenticate_token(token)
+        # The user comes back limited to what the token allows (owner's permissions ∩ the
+        # token's), so every request.user.has_perm below answers for the token.
+        found = _token_or_none(request, token)
         if found is None:
             return None
         user, api_token = found
@@ -98,7 +118,50 @@ def error_response(request, status: int, code: str, message: str, details=None, 
     return response
 
 
-api = NinjaAPI(
+# Every operation can answer with the one error body; the schema says so once for all of
+# them (instead of on each of ~200 operations): any 4xx, and 500 for an unexpected error.
+ERROR_BODY = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"description": "what and where, when known (object, list or null)"},
+            },
+        }
+    },
+}
+ERROR_RESPONSES = {
+    "4XX": "refused: not signed in (401), not allowed (403), not found (404), a conflict "
+    "(409), too large (413), invalid (422), rate limited (429)…; the message says what and where",
+    "500": "an unexpected error on the server's side (it has been logged)",
+}
+
+
+class FolioAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_BODY
+        ref = {"$ref": "#/components/schemas/Error"}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in ERROR_RESPONSES.items():
+                    responses.setdefault(
+                        status,
+                        {
+                            "description": description,
+                            "content": {"application/json": {"schema": ref}},
+                        },
+                    )
+        return schema
+
+
+api = FolioAPI(
     title="Folio API",
     version="1",
     description=(
@@ -154,11 +217,17 @@ def _forbidden(request, exc):
 @api.exception_handler(Throttled)
 def _throttled(request, exc: Throttled):
     wait = getattr(exc, "wait", None)
+    message = "too many requests; slow down and retry later"
+    if isinstance(exc, TooManyBadTokens):
+        message = (
+            "too many requests with a missing, revoked or wrong API token from your address; "
+            f"try again in {limits.minutes(wait)}"
+        )
     return error_response(
         request,
         429,
         "rate_limited",
-        "too many requests; slow down and retry later",
+        message,
         {"retry_after_seconds": wait},
         headers={"Retry-After": str(int(wait or 1))},
     )
@@ -167,6 +236,20 @@ def _throttled(request, exc: Throttled):
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request, exc):
     return error_response(request, 413, "too_large", "the request body is larger than allowed")
+
+
+@api.exception_handler(OverflowError)
+@api.exception_handler(DataError)
+def _out_of_range(request, exc):
+    # A number past the database's integers (an id of 2**70) or a text longer than its
+    # column: the request's fault, not the server's. Logged in case it is ever ours.
+    log.warning("value out of range on %s %s: %s", request.method, request.path, exc)
+    return error_response(
+        request,
+        422,
+        "invalid",
+        "a value in the request is out of range (a number too large, or a text too long)",
+    )
 
 
 @api.exception_handler(Http404)
@@ -235,11 +318,14 @@ def _require_login_or_token(view):
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             header = request.headers.get("Authorization", "")
-            found = (
-                authenticate_token(header[7:].strip())
-                if header.lower().startswith("bearer ")
-                else None
-            )
+            try:
+                found = (
+                    _token_or_none(request, header[7:].strip())
+                    if header.lower().startswith("bearer ")
+                    else None
+                )
+            except TooManyBadTokens as exc:
+                return _throttled(request, exc)
             if found is None:
                 if request.path.endswith(".json"):
                     return _unauthenticated(request, None)
@@ -257,6 +343,7 @@ api.docs_decorator = _require_login_or_token
 
 def _add_routers():
     from folio.accounts.api import router as accounts_router
+    from folio.accounts.api_scope import router as accounts_scope_router
     from folio.assets.api import router as assets_router
     from folio.assets.api_external import router as assets_external_router
     from folio.assets.api_manage import router as assets_manage_router
@@ -274,6 +361,7 @@ def _add_routers():
     from folio.search.api import router as search_router
 
     api.add_router("/v1/", accounts_router)
+    api.add_router("/v1/", accounts_scope_router)
     api.add_router("/v1/", jobs_router)
     api.add_router("/v1/", catalog_bulk_router)  # before catalog: /products/{sku} would match
     api.add_router("/v1/", linking_router)  # before catalog: /catalog/products/{sku}/links

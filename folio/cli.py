@@ -45,8 +45,18 @@ def main(argv: list[str] | None = None) -> None:
 class FolioCommand(BaseCommand):
     """A command that acts as a user (for the audit log) and turns FolioError into one line.
 
-    Subclasses implement `run(**options)` instead of `handle`.
+    Subclasses implement `run(**options)` instead of `handle`. With `--as-user NAME` the
+    command acts with that user's rights: it is refused (as the API would answer 403) unless
+    the user has what `permissions` names for the sub-action run (keyed by the `action`
+    option; "" for a command without sub-actions). Without --as-user the operator at the
+    server's console acts with the server's rights.
     """
+
+    permissions: dict[str, str | tuple[str, ...]] = {}
+
+    def required_permissions(self, options) -> tuple[str, ...]:
+        needed = self.permissions.get(options.get("action") or "", ())
+        return (needed,) if isinstance(needed, str) else tuple(needed)
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
@@ -68,6 +78,11 @@ class FolioCommand(BaseCommand):
 
         try:
             user = get_user(as_user) if as_user else None
+            if user is not None:
+                from folio.accounts.services import require
+
+                for perm in self.required_permissions(options):
+                    require(user, perm)
             with audit.acting_as(user, via="cli"):
                 return self.run(*args, **options)
         except FolioError as exc:

@@ -88,10 +88,13 @@ INSTALLED_APPS = [
     "folio.imports",
     "folio.publishing",
     "folio.web",
+    "folio.backups",
 ]
 
 MIDDLEWARE = [
+    "folio.monitoring.middleware.RequestMetricsMiddleware",  # first: it times everything
     "django.middleware.security.SecurityMiddleware",
+    "folio.web.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -217,7 +220,13 @@ MAX_UPLOAD_BYTES = env_int("FOLIO_MAX_UPLOAD_BYTES", 5 * 1024**3)
 MAX_IMAGE_PIXELS = env_int("FOLIO_MAX_IMAGE_PIXELS", 100_000_000)
 VERSION_RETENTION = env_int("FOLIO_VERSION_RETENTION", 0)  # keep the last N; 0 keeps all
 RIGHTS_WARNING_DAYS = env_int("FOLIO_RIGHTS_WARNING_DAYS", 30)
+# Separation of duties: whoever uploaded an asset's current version may not approve it (at any
+# step), administrators included. Off only for a team too small to have a second person.
+SEPARATION_OF_DUTIES = env_bool("FOLIO_SEPARATION_OF_DUTIES", True)
 UPLOAD_DIR = VAR_DIR / "uploads"  # resumable uploads in progress, and spooled files
+# A temporary or not-yet-committed file older than this (seconds) was left by a process that
+# died mid-way (killed, out of memory, power cut); the prune job deletes it.
+STALE_FILE_GRACE = env_int("FOLIO_STALE_FILE_GRACE", 3600)
 
 # Renditions: per-render time limit, the background-removal confidence under which a cut-out
 # waits for a person, and how long delivery caches may keep a rendition (never past rights).
@@ -232,20 +241,46 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 # Background jobs: Django's Tasks API. "database" is the embedded default (django-tasks-db's
-# worker, started by `folio serve`); "immediate" runs jobs inline (useful for scripts).
-JOB_BACKEND = env("FOLIO_JOB_BACKEND", "database")
+# worker, started by `folio serve`); "immediate" runs jobs inline (useful for scripts); "rq"
+# is the worker fleet: RQ on Redis (FOLIO_REDIS_URL), workers on any number of machines.
+REDIS_URL = env("FOLIO_REDIS_URL")  # redis://host:6379/0; setting it selects "rq"
+JOB_BACKEND = env("FOLIO_JOB_BACKEND", "rq" if REDIS_URL else "database")
+# Longest a job may run before its worker stops it and marks it failed (RQ enforces it; a job
+# declares its own with @job(timeout=…)). Failed attempts of retryable jobs wait this long,
+# doubling each time, before the next.
+JOB_TIMEOUT = env_int("FOLIO_JOB_TIMEOUT", 3600)
+JOB_RETRY_DELAY = env_int("FOLIO_JOB_RETRY_DELAY", 30)
 _TASK_BACKENDS = {
     "database": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]},
     "immediate": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"},
+    "rq": {"BACKEND": "folio.jobs.fleet.FleetBackend", "QUEUES": ["default"]},
 }
 if JOB_BACKEND not in _TASK_BACKENDS:
     raise ImproperlyConfigured(
         f"FOLIO_JOB_BACKEND must be one of {', '.join(sorted(_TASK_BACKENDS))}, not {JOB_BACKEND!r}"
     )
+if JOB_BACKEND == "rq":
+    if not REDIS_URL:
+        raise ImproperlyConfigured(
+            "FOLIO_JOB_BACKEND=rq needs FOLIO_REDIS_URL (redis://host:6379/0)"
+        )
+    INSTALLED_APPS.append("django_rq")
+    # The one queue the jobs use (Folio's run_job task goes to "default").
+    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": JOB_TIMEOUT}}
 TASKS = {"default": _TASK_BACKENDS[JOB_BACKEND]}
 # A worker that has not written its heartbeat for this long is taken for dead; its jobs are
 # retried (up to the job's attempt limit) or marked failed.
 JOB_WORKER_DEAD_AFTER = env_int("FOLIO_JOB_WORKER_DEAD_AFTER", 60)
+# How often a worker (or a `folio import`/`folio export` running a job itself) writes that
+# heartbeat; keep it well under FOLIO_JOB_WORKER_DEAD_AFTER.
+JOB_HEARTBEAT_SECONDS = env_int(
+    "FOLIO_JOB_HEARTBEAT_SECONDS", max(1, min(10, JOB_WORKER_DEAD_AFTER // 3))
+)
+if not 0 < JOB_HEARTBEAT_SECONDS <= JOB_WORKER_DEAD_AFTER:
+    raise ImproperlyConfigured(
+        "FOLIO_JOB_HEARTBEAT_SECONDS must be more than 0 and at most "
+        f"FOLIO_JOB_WORKER_DEAD_AFTER ({JOB_WORKER_DEAD_AFTER})"
+    )
 JOB_RETENTION_DAYS = env_int("FOLIO_JOB_RETENTION_DAYS", 30)
 
 # Publishing. Feeds without a destination of their own write under this folder; image URLs
@@ -257,6 +292,9 @@ S3_ENDPOINT_URL = env("FOLIO_S3_ENDPOINT_URL")
 S3_REGION = env("FOLIO_S3_REGION")
 S3_ACCESS_KEY = env("FOLIO_S3_ACCESS_KEY")
 S3_SECRET_KEY = env("FOLIO_S3_SECRET_KEY")
+# `folio backup`/`folio restore` on PostgreSQL run pg_dump/pg_restore from this folder (else
+# the PATH, else /usr/bin); use the client tools of the server's major version.
+PG_BIN_DIR = env("FOLIO_PG_BIN_DIR")
 # Push connectors stay in dry run until their credentials are set.
 SHOPIFY_STORE_URL = env("FOLIO_SHOPIFY_STORE_URL")  # https://example.myshopify.com
 SHOPIFY_ACCESS_TOKEN = env("FOLIO_SHOPIFY_ACCESS_TOKEN")
@@ -287,6 +325,45 @@ if HTTPS:
     SECURE_HSTS_SECONDS = 31_536_000
 
 API_RATE_LIMIT = env("FOLIO_API_RATE_LIMIT", "600/m")
+
+
+def env_rate(name: str, default: str) -> tuple[int, int] | None:
+    """"10/15m" → (10, 900): at most 10 in 15 minutes; "off" → None (no limit)."""
+    value = env(name, default)
+    if value.lower() == "off":
+        return None
+    count, _, period = value.partition("/")
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number = period[:-1] or "1"
+    if not (count.isdigit() and int(count) > 0 and number.isdigit() and period[-1:] in units):
+        raise ImproperlyConfigured(
+            f"{name} must look like 10/15m (at most 10 in 15 minutes; s, m, h or d) or off, "
+            f"not {value!r}"
+        )
+    return int(count), int(number) * units[period[-1]]
+
+
+# Guessing: failed sign-ins per username and per client address, and requests with a bad API
+# token per client address. Counted in the "limits" cache, a database table that every web
+# process and server shares (created by `folio migrate`).
+LOGIN_RATE_LIMIT = env_rate("FOLIO_LOGIN_RATE_LIMIT", "10/15m")
+BAD_TOKEN_RATE_LIMIT = env_rate("FOLIO_BAD_TOKEN_RATE_LIMIT", "30/15m")
+# Addresses of reverse proxies in front of Folio: for requests from them, the client address
+# is the last X-Forwarded-For entry that is not a proxy. Any other client could forge it.
+TRUSTED_PROXIES = [p.strip() for p in (env("FOLIO_TRUSTED_PROXIES") or "").split(",") if p.strip()]
+CACHES = {
+    # The API rate limit counts here: per process when embedded, shared by the whole fleet on
+    # Redis when it is configured (a counter round trip per request, cheap on Redis).
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    ),
+    "limits": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "folio_limits_cache",
+    },
+}
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_PER_PAGE_SIZE = 500
 
@@ -297,14 +374,70 @@ ADMIN_PASSWORD = env("FOLIO_ADMIN_PASSWORD")
 DEMO_PASSWORD = env("FOLIO_DEMO_PASSWORD")
 
 LOG_LEVEL = env("FOLIO_LOG_LEVEL", "INFO")
+# "plain" for people reading a terminal, "json" (one object per line) for log collectors.
+LOG_FORMAT = env("FOLIO_LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"FOLIO_LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "folio.monitoring.middleware.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "django_tasks_db": {"level": "WARNING"},
+        # One line per request from folio.monitoring (gunicorn's access log is off under
+        # `folio serve`); WARNING hides them without hiding anything else.
+        "folio.request": {"level": env("FOLIO_REQUEST_LOG_LEVEL", "INFO")},
+        # Django logs 4xx/5xx itself; ours already carries status and request id.
+        "django.request": {"level": "ERROR"},
     },
 }
+
+# Metrics (Prometheus text at /metrics): scraped with FOLIO_METRICS_TOKEN as a bearer token,
+# or by a signed-in administrator. `folio serve` shares FOLIO_METRICS_DIR between its web
+# processes and worker; a worker on another machine serves its own on FOLIO_METRICS_PORT.
+METRICS_TOKEN = env("FOLIO_METRICS_TOKEN")
+METRICS_DIR = env("FOLIO_METRICS_DIR")
+METRICS_PORT = env_int("FOLIO_METRICS_PORT", 0)
+METRICS_ADDR = env("FOLIO_METRICS_ADDR", "127.0.0.1")
+if METRICS_DIR:
+    # prometheus_client reads this when it is first imported, which is after settings.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", METRICS_DIR)
+
+
+# Testing aid, never for production: FOLIO_FAULT_POINTS="import.row_committed:3,…" makes the
+# process kill itself (SIGKILL) the 3rd time it passes that point (folio/faults.py), so that
+# tests can crash a real worker or server at an exact step rather than after a guessed delay.
+def _fault_points(text: str | None) -> dict[str, int]:
+    points = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, _, hit = part.strip().partition(":")
+        try:
+            points[name] = int(hit or "1")
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"FOLIO_FAULT_POINTS: {part.strip()!r} is not point:hit "
+                "(e.g. import.row_committed:3)"
+            ) from None
+    return points
+
+
+FAULT_POINTS = _fault_points(env("FOLIO_FAULT_POINTS"))

@@ -2,12 +2,26 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from folio.accounts.forms import AdminLoginForm, LoginForm
 from folio.api import api
 from folio.assets.webhook_views import dam_webhook
+from folio.monitoring import views as monitoring
+
+admin.site.login_form = AdminLoginForm  # the same limits on guessing as /login/
 
 urlpatterns = [
     path("api/", api.urls),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    # Probes for load balancers (no login, nothing secret) and Prometheus (token or admin).
+    path("health/live", monitoring.live, name="health-live"),
+    path("health/ready", monitoring.ready, name="health-ready"),
+    path("metrics", monitoring.prometheus, name="metrics"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=LoginForm
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("share/", include("folio.assets.share_urls")),  # public share links, no login

@@ -6,6 +6,11 @@ and is answered with 409 and the current state. The API exposes the version as a
 accepts it back in If-Match (or as `version` in the body).
 """
 
+import copy
+import functools
+import importlib
+import json
+import re
 from typing import Any
 
 from django.db import models, transaction
@@ -90,3 +95,55 @@ def patch_and_version(payload, if_match: str | None) -> tuple[dict, int | None]:
     """A PATCH body's fields that were sent, and the version it is based on."""
     changes = payload.dict(exclude_unset=True)
     return changes, expected_version(changes.pop("version", None), if_match)
+
+
+_PATH_PARAM = re.compile(r"{(?:\w+:)?(\w+)}")
+
+
+def current_as_get(request, get_view, **path) -> Any:
+    """What the GET endpoint `get_view` answers now for `path` (its JSON body), or None when
+    it does not answer 200 (the object was deleted meanwhile)."""
+    from folio.api import api
+
+    # The operation as declared (not yet bound to the API): run it bound, without the checks
+    # the write already passed (authentication; the view itself checks permissions).
+    operation = copy.copy(get_view._ninja_operation)
+    operation.api = api
+    operation.auth_callbacks = []
+    operation.throttle_objects = []
+    response = operation.run(request, **path)
+    if response.status_code != 200:
+        return None
+    return json.loads(response.content)
+
+
+def shows_current(get_view):
+    """Decorate an API write (under its @router.patch/put/post/delete): a StaleWrite it raises
+    carries as `details.current` exactly what the resource's GET answers now, so a client
+    merges from the representation it already knows. `get_view` is the GET endpoint, or
+    "module:function" where importing it would be circular. The GET's path parameters are
+    taken from the write's arguments of the same names."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            try:
+                return view(request, *args, **kwargs)
+            except StaleWrite as exc:
+                get = _resolve_view(get_view)
+                names = _PATH_PARAM.findall(get._ninja_operation.path)
+                params = {n: kwargs[n] for n in names}
+                details = exc.details if isinstance(exc.details, dict) else {}
+                exc.details = {**details, "current": current_as_get(request, get, **params)}
+                raise
+
+        return wrapper
+
+    return decorate
+
+
+def _resolve_view(view):
+    if not isinstance(view, str):
+        return view
+    module, name = view.split(":")
+    return getattr(importlib.import_module(module), name)

@@ -26,6 +26,9 @@ STORAGES = {
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
 API_RATE_LIMIT = "100000/m"
+# The suite signs in wrongly from 127.0.0.1 on purpose many times; tests of the limits on
+# guessing set their own (tests/accounts/test_login_limits.py).
+LOGIN_RATE_LIMIT = BAD_TOKEN_RATE_LIMIT = (100_000, 60)
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 
 # Tests that start real processes (the job worker, `folio` commands) must see the test

@@ -2,6 +2,7 @@
 
 import io
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,15 @@ def assert_one_line_error(result, text):
     assert text in lines[-1], result.stderr
     if not lines[0].startswith("usage:"):
         assert len(lines) == 1, result.stderr
+
+
+def test_migrate_creates_the_shared_counts_table(script_env):
+    """The limits on password guessing count in a cache table (every web process sees it);
+    `folio migrate` makes it."""
+    database = script_env["FOLIO_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(database) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    assert "folio_limits_cache" in tables
 
 
 def test_script_creates_a_user_from_stdin(script_env):

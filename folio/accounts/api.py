@@ -1,10 +1,13 @@
 from datetime import datetime
+from typing import Any, Literal
 
 from django.contrib.auth import get_user_model
-from ninja import Router, Schema, Status
+from django.http import StreamingHttpResponse
+from ninja import Query, Router, Schema, Status
 from ninja.pagination import paginate
 
-from folio.accounts import services
+from folio.accounts import auditlog, services
+from folio.accounts.backends import token_scope
 from folio.accounts.roles import ROLES
 from folio.api import Pagination
 
@@ -38,6 +41,13 @@ class UserOut(Schema):
 
 class MeOut(UserOut):
     permissions_sample: dict[str, bool]
+    # When the request came with a limited API token: the patterns it is limited to.
+    token_permissions: list[str] | None
+
+    @staticmethod
+    def resolve_token_permissions(obj):
+        scope = token_scope(obj)
+        return list(scope) if scope is not None else None
 
 
 class UserIn(Schema):
@@ -65,6 +75,8 @@ class TokenOut(Schema):
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    # The permission patterns the token is limited to; null: everything its owner may do.
+    permissions: list[str] | None
 
     @staticmethod
     def resolve_user(obj):
@@ -78,6 +90,9 @@ class TokenOut(Schema):
 class TokenIn(Schema):
     name: str
     expires_in_days: int | None = None
+    # Limit the token to these permission patterns ("catalog.view_*"); each must be within
+    # yours. Leave out for a token that may do everything you may.
+    permissions: list[str] | None = None
 
 
 class TokenCreated(TokenOut):
@@ -161,7 +176,10 @@ def list_tokens(request, **kwargs):
 def create_token(request, payload: TokenIn):
     services.require(request.user, "accounts.manage_own_tokens")
     token, text = services.create_token(
-        request.user, payload.name, expires_in_days=payload.expires_in_days
+        request.user,
+        payload.name,
+        expires_in_days=payload.expires_in_days,
+        permissions=payload.permissions,
     )
     token.token = text
     return Status(201, token)
@@ -170,3 +188,66 @@ def create_token(request, payload: TokenIn):
 @router.delete("/tokens/{token_id}", response=TokenOut, summary="Revoke an API token")
 def revoke_token(request, token_id: int):
     return services.revoke_token(token_id, by=request.user)
+
+
+class AuditOut(Schema):
+    id: int
+    at: datetime
+    username: str
+    user_id: int | None
+    token_id: int | None
+    via: str
+    ip: str | None
+    action: str
+    object_type: str
+    object_id: str
+    summary: str
+    changes: dict[str, Any]
+
+
+class AuditFilters(Schema):
+    user: str | None = None
+    action: str | None = None  # a prefix: "token." or "token.create"
+    object_type: str | None = None
+    object_id: str | None = None
+    via: str | None = None
+    since: str | None = None  # ISO date or date-time, inclusive
+    until: str | None = None  # exclusive; a bare date includes that whole day
+
+
+@router.get(
+    "/audit",
+    response=list[AuditOut],
+    summary="The audit log, newest first (administrators); filter by user, action prefix, "
+    "object, channel (via) and time",
+)
+@paginate(Pagination, ordering=("-id",))
+def list_audit(request, filters: Query[AuditFilters], **kwargs):
+    auditlog.require_reader(request.user)
+    return auditlog.entries(**filters.dict())
+
+
+@router.get(
+    "/audit/export",
+    summary="The audit log (filtered like GET /audit), oldest first, streamed as CSV or NDJSON "
+    "(administrators)",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "the entries: CSV with a header row, or one JSON object a line",
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                },
+            }
+        }
+    },
+)
+def export_audit(request, filters: Query[AuditFilters], format: Literal["csv", "ndjson"] = "csv"):
+    auditlog.require_reader(request.user)
+    qs = auditlog.entries(**filters.dict())
+    auditlog.record_export(format, filters.dict())
+    content_type = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    response = StreamingHttpResponse(auditlog.export(qs, format), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="folio-audit.{format}"'
+    return response

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils import timezone
+
 from folio.accounts.models import AuditEntry
 
 
@@ -76,3 +78,29 @@ def record(
         summary=summary[:300],
         changes=changes or {},
     )
+
+
+@contextmanager
+def maintenance(using: str = "default"):
+    """The one way past the audit log's append-only triggers: DELETE/TRUNCATE of audit entries
+    (never UPDATE) is let through inside this block, which is one transaction. Only wiping
+    the whole database (`folio flush`) uses it; the unlock cannot outlive the transaction,
+    even if the process dies inside it."""
+    from django.db import connections, transaction
+
+    connection = connections[using]
+    with transaction.atomic(using=using):
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT set_config('folio.audit_maintenance', 'on', true)")
+            else:
+                cursor.execute(
+                    "INSERT INTO folio_audit_maintenance (since) VALUES (%s)",
+                    [timezone.now().isoformat()],
+                )
+        yield
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT set_config('folio.audit_maintenance', 'off', true)")
+            else:
+                cursor.execute("DELETE FROM folio_audit_maintenance")

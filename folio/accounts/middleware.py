@@ -1,10 +1,21 @@
+from django.conf import settings
+
 from folio.accounts.audit import Actor, reset_actor, set_actor
 
 
 def client_ip(request) -> str | None:
-    # Behind a proxy, the operator sets FOLIO_HTTPS and the proxy's address is what we see;
-    # X-Forwarded-For is not trusted by default because any client can send it.
-    return request.META.get("REMOTE_ADDR") or None
+    # X-Forwarded-For is not trusted by default because any client can send it. Only from a
+    # proxy the operator named (FOLIO_TRUSTED_PROXIES) is it read: right to left, the first
+    # address that is not one of those proxies is the client (entries further left are
+    # whatever the client claimed).
+    remote = request.META.get("REMOTE_ADDR") or None
+    proxies = settings.TRUSTED_PROXIES
+    if remote in proxies:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+            if hop not in proxies:
+                return hop
+    return remote
 
 
 class ActorMiddleware:

@@ -27,6 +27,10 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Permission patterns ("catalog.view_*", "publishing.run_publication") this token is
+    # limited to; None means everything its owner may do. A request made with the token may
+    # do what both the owner (at that moment) and this list allow.
+    permissions = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -56,19 +60,47 @@ class ApiToken(models.Model):
         return "active"
 
 
-class AuditEntry(models.Model):
-    """One write: who (user and, for API calls, which token), when, what, from where.
+class AuditIsAppendOnly(Exception):
+    """Somebody tried to change or delete an audit entry."""
 
-    Append-only: rows are created by folio.accounts.audit.record and never updated.
+
+class AuditEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditIsAppendOnly("the audit log is append-only: entries cannot be changed")
+
+    def delete(self):
+        raise AuditIsAppendOnly("the audit log is append-only: entries cannot be deleted")
+
+
+class AuditEntry(models.Model):
+    """One write (or sign-in, or token use): who (user and, for API calls, which token), when,
+    what, from where.
+
+    Append-only: rows are created by folio.accounts.audit.record and never changed or deleted.
+    save()/delete() and the queryset refuse, and database triggers (migration 0002) refuse a
+    raw UPDATE or DELETE. That is also why user and token are plain ids without a foreign-key
+    constraint: deleting a user must not rewrite (SET NULL) or remove the entries naming them.
+    A migration that rebuilds this table on SQLite drops its triggers; re-create them
+    (tests/accounts/test_audit_log.py fails when they are missing).
     """
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     username = models.CharField(max_length=150, blank=True)  # kept if the user is deleted
     token = models.ForeignKey(
-        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        ApiToken,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     via = models.CharField(max_length=10)  # web, api, cli, job, system
     ip = models.GenericIPAddressField(null=True, blank=True)
@@ -78,6 +110,8 @@ class AuditEntry(models.Model):
     summary = models.CharField(max_length=300, blank=True)
     changes = models.JSONField(default=dict, blank=True)
 
+    objects = AuditEntryQuerySet.as_manager()
+
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
@@ -85,3 +119,11 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username or 'system'} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditIsAppendOnly("the audit log is append-only: entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditIsAppendOnly("the audit log is append-only: entries cannot be deleted")

@@ -41,6 +41,9 @@ ROLES: dict[str, Role] = {
                 "linking.change_*",
                 "linking.delete_*",
                 "imports.add_*",
+                # Whoever imports keeps the saved column mappings in shape.
+                "imports.change_columnmapping",
+                "imports.delete_columnmapping",
                 "jobs.add_job",
             ),
         ),
@@ -112,5 +115,34 @@ def ensure_role_groups(**kwargs):
     """Each role exists as a group (after every migrate), so users can be put in it."""
     from django.contrib.auth.models import Group
 
+    # `migrate --database X` (folio move-up) must seed X, not the default database.
+    using = kwargs.get("using", "default")
     for code in ROLES:
-        Group.objects.get_or_create(name=code)
+        Group.objects.using(using).get_or_create(name=code)
+
+
+# Permissions checked in code beyond each model's add/change/delete/view (a token may be
+# limited to them by name; see known_permissions).
+SPECIAL_PERMISSIONS = (
+    "accounts.manage_tokens",
+    "accounts.view_metrics",
+    "assets.approve_asset",
+    "catalog.review_product",
+    "publishing.run_publication",
+)
+
+
+def known_permissions() -> frozenset[str]:
+    """Every permission Folio knows: each model's default ones, those its models declare,
+    the special ones above and any a role names outright. Used to check that a token's
+    permission pattern means something, and to say which permissions it would add."""
+    from django.apps import apps
+
+    found = set(SPECIAL_PERMISSIONS)
+    for model in apps.get_models():
+        opts = model._meta
+        found.update(f"{opts.app_label}.{a}_{opts.model_name}" for a in opts.default_permissions)
+        found.update(f"{opts.app_label}.{codename}" for codename, _ in opts.permissions)
+    for role in ROLES.values():
+        found.update(g for g in role.grants if not any(c in g for c in "*?["))
+    return frozenset(found)

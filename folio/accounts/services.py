@@ -2,6 +2,8 @@
 
 import datetime
 import hmac
+import re
+from fnmatch import fnmatchcase
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -11,8 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from folio.accounts import audit
+from folio.accounts.backends import limit_to_token, token_scope
 from folio.accounts.models import TOKEN_PREFIX, ApiToken, hash_secret
-from folio.accounts.roles import ROLES
+from folio.accounts.roles import ROLES, known_permissions
 from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 User = get_user_model()
@@ -133,9 +136,80 @@ def get_user(username: str):
         raise NotFound(f"no user named {username!r}") from None
 
 
+PERMISSION_PATTERN = re.compile(r"^(\*|[a-z0-9_*]+\.[a-z0-9_*]+)$")
+MAX_TOKEN_PERMISSIONS = 50
+
+
+def check_token_permissions(user, requested) -> list[str] | None:
+    """The permission patterns a new token of `user` is limited to (None: all of the
+    owner's). Each must mean at least one permission, and none may reach beyond what `user`
+    may do: a token never gives its holder more than its owner has."""
+    if requested is None:
+        return None
+    if isinstance(requested, str) or not isinstance(requested, list | tuple):
+        raise InvalidInput(
+            'permissions must be a list of permission patterns, e.g. ["catalog.view_*"]',
+            details={"field": "permissions"},
+        )
+    patterns = sorted({str(p).strip() for p in requested if str(p).strip()})
+    if not patterns:
+        return None
+    if len(patterns) > MAX_TOKEN_PERMISSIONS:
+        raise InvalidInput(
+            f"a token takes at most {MAX_TOKEN_PERMISSIONS} permission patterns",
+            details={"field": "permissions"},
+        )
+    bad = [p for p in patterns if len(p) > 100 or not PERMISSION_PATTERN.match(p)]
+    if bad:
+        raise InvalidInput(
+            f"not a permission pattern: {', '.join(bad)} (write app.permission, * as a "
+            "wildcard: catalog.view_*, publishing.run_publication)",
+            details={"field": "permissions", "invalid": bad},
+        )
+    known = known_permissions()
+    granted = {g for role in ROLES.values() for g in role.grants}
+    meaningless, beyond, examples = [], [], {}
+    for pattern in patterns:
+        matched = sorted(p for p in known if fnmatchcase(p, pattern))
+        if not matched and pattern in granted:
+            # A role grants it (e.g. search.view_* in every reader's role) although no
+            # permission checked today matches it: the owner must hold it as a pattern.
+            matched = [pattern]
+        if not matched:
+            meaningless.append(pattern)
+            continue
+        missing = [p for p in matched if not user.has_perm(p)]
+        if missing:
+            beyond.append(pattern)
+            examples[pattern] = missing[:5]
+    if meaningless:
+        raise InvalidInput(
+            f"permission pattern(s) {', '.join(meaningless)} match no permission "
+            "(see GET /api/v1/roles for what roles grant)",
+            details={"field": "permissions", "unknown": meaningless},
+        )
+    if beyond:
+        shown = "; ".join(f"{p} (e.g. {', '.join(examples[p])})" for p in beyond)
+        raise InvalidInput(
+            f"a token cannot have permissions its owner {user.username} lacks: {shown}",
+            details={"field": "permissions", "beyond_owner": beyond, "examples": examples},
+        )
+    return patterns
+
+
 @transaction.atomic
-def create_token(user, name: str, *, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
-    """A new token for `user`; returns the row and the token text, which is never shown again."""
+def create_token(
+    user,
+    name: str,
+    *,
+    expires_in_days: int | None = None,
+    permissions: list[str] | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token for `user`; returns the row and the token text, which is never shown again.
+
+    `permissions` limits the token (None: everything its owner may do). A token made with a
+    limited token is limited at least as much: without `permissions` it gets the same list.
+    """
     name = (name or "").strip()
     if not name:
         raise InvalidInput("a token needs a name (what it is for)", details={"field": "name"})
@@ -145,6 +219,9 @@ def create_token(user, name: str, *, expires_in_days: int | None = None) -> tupl
         raise InvalidInput(
             "expires_in_days must be between 1 and 3650", details={"field": "expires_in_days"}
         )
+    permissions = check_token_permissions(user, permissions)
+    if permissions is None and token_scope(user) is not None:
+        permissions = list(token_scope(user))
     key_id, secret, text = ApiToken.new_secret()
     token = ApiToken.objects.create(
         user=user,
@@ -154,12 +231,17 @@ def create_token(user, name: str, *, expires_in_days: int | None = None) -> tupl
         expires_at=timezone.now() + datetime.timedelta(days=expires_in_days)
         if expires_in_days
         else None,
+        permissions=permissions,
     )
     audit.record(
         "token.create",
         token,
         summary=f"token {name!r} for {user.username}",
-        changes={"user": user.username, "expires_at": str(token.expires_at or "")},
+        changes={
+            "user": user.username,
+            "expires_at": str(token.expires_at or ""),
+            "permissions": permissions,
+        },
     )
     return token, text
 
@@ -186,8 +268,11 @@ def tokens_visible_to(user):
     return qs if user.has_perm("accounts.manage_tokens") else qs.filter(user=user)
 
 
-def authenticate_token(text: str):
-    """(user, token) for a valid bearer token, else None. Constant-time on the secret."""
+def authenticate_token(text: str, *, ip: str | None = None):
+    """(user, token) for a valid bearer token, else None. Constant-time on the secret.
+
+    The user comes back limited to the token's permissions (backends.limit_to_token).
+    """
     if not text or not text.startswith(TOKEN_PREFIX):
         return None
     key_id, sep, secret = text[len(TOKEN_PREFIX) :].partition("_")
@@ -206,10 +291,30 @@ def authenticate_token(text: str):
         return None
     if not token.is_active or not token.user.is_active:
         return None
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    _touch(token, ip)
+    limit_to_token(token.user, token)
     return token.user, token
+
+
+def _touch(token: ApiToken, ip: str | None) -> None:
+    """Record that the token is in use: last_used_at and a token.use audit entry, at most
+    once a minute. The update only succeeds for the request that saw the old last_used_at,
+    so concurrent requests (other threads or servers) leave one entry, not one each."""
+    now = timezone.now()
+    last = token.last_used_at
+    if last is not None and now - last <= TOKEN_TOUCH_INTERVAL:
+        return
+    rows = ApiToken.objects.filter(pk=token.pk)
+    rows = rows.filter(last_used_at=last) if last else rows.filter(last_used_at__isnull=True)
+    with transaction.atomic():
+        if rows.update(last_used_at=now):
+            token.last_used_at = now
+            with audit.acting_as(token.user, token=token, via="api", ip=ip):
+                audit.record(
+                    "token.use",
+                    token,
+                    summary=f"token {token.name!r} of {token.user.username} in use",
+                )
 
 
 def require(user, perm: str) -> None:

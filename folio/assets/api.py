@@ -17,7 +17,7 @@ from folio.accounts.services import require
 from folio.assets import services, storage, uploads
 from folio.assets.models import Asset, AssetVersion
 from folio.errors import FolioError, InvalidInput
-from folio.versioning import parse_if_match
+from folio.versioning import parse_if_match, shows_current
 
 router = Router(tags=["assets"])
 
@@ -226,6 +226,7 @@ def cancel_upload(request, upload_id: UUID):
     response={201: VersionOut},
     summary="Upload a new file version (multipart: file, comment); If-Match: the asset's ETag",
 )
+@shows_current("folio.assets.api_manage:get_asset")
 def add_version(request, asset_id: int, response: HttpResponse, file: File[UploadedFile]):
     require(request.user, "assets.change_asset")
     version = services.add_version(
@@ -248,7 +249,7 @@ def add_version(request, asset_id: int, response: HttpResponse, file: File[Uploa
 )
 def list_versions(request, asset_id: int):
     require(request.user, "assets.view_asset")
-    return list(services.versions(asset_id).select_related("asset"))
+    return list(services.versions(asset_id, request.user).select_related("asset"))
 
 
 @router.get(
@@ -258,7 +259,7 @@ def list_versions(request, asset_id: int):
 )
 def download_version(request, asset_id: int, number: int):
     require(request.user, "assets.view_asset")
-    version = services.get_version(asset_id, number)
+    version = services.get_version(asset_id, number, request.user)
     if version.pruned:
         raise Gone(
             f"the file of version {number} was removed by the version retention setting",
@@ -283,6 +284,7 @@ def download_version(request, asset_id: int, number: int):
     response={201: VersionOut},
     summary="Make an earlier version current again (as a new version)",
 )
+@shows_current("folio.assets.api_manage:get_asset")
 def restore_version(request, asset_id: int, number: int, response: HttpResponse):
     require(request.user, "assets.change_asset")
     if number <= 0:

@@ -17,7 +17,7 @@ from pydantic import ConfigDict
 
 from folio.accounts.services import require
 from folio.api import Pagination
-from folio.assets import external, rights
+from folio.assets import browse, external, rights
 from folio.assets.models import Asset
 
 router = Router(tags=["external DAM"])
@@ -129,7 +129,7 @@ def upsert_asset(request, system: str, external_id: str, payload: ExternalAssetI
 @paginate(Pagination, ordering=("-id",))
 def list_external(request, system: str | None = None, **kwargs):
     require(request.user, "assets.view_asset")
-    return external.external_assets(system)
+    return browse.visible_assets(request.user, external.external_assets(system))
 
 
 # --- Folio as a DAM for another PIM -----------------------------------------------------------
@@ -190,13 +190,17 @@ class FeedAsset(Schema):
 @paginate(Pagination, ordering=("-id",))
 def dam_feed(request, updated_since: datetime.datetime | None = Query(None), **kwargs):
     require(request.user, "assets.view_asset")
-    qs = (Asset.objects.filter(rights.publishable_q())
-          .select_related("current_version").prefetch_related("channels"))
+    qs = browse.visible_assets(
+        request.user,
+        Asset.objects.filter(rights.publishable_q())
+        .select_related("current_version").prefetch_related("channels"),
+    )
     if updated_since is not None:
         qs = qs.filter(updated_at__gte=updated_since)
     # Links belong to the linking app, which depends on assets and not the other way round:
     # looked up by name, so assets work without it.
-    if apps.is_installed("folio.linking"):
+    # An agency sees files, not the catalog: no links by SKU.
+    if apps.is_installed("folio.linking") and not browse.is_restricted(request.user):
         link_model = apps.get_model("linking", "Link")
         qs = qs.prefetch_related(Prefetch(
             "links",

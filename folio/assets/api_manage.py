@@ -20,7 +20,7 @@ from folio.assets import api as assets_api
 from folio.assets import browse, editing, rights, workflow
 from folio.assets.models import Asset, AssetChange, Collection, CustomField, ReviewWorkflow
 from folio.errors import NotFound
-from folio.versioning import expected_version
+from folio.versioning import expected_version, shows_current
 
 router = Router(tags=["assets"])
 IF_MATCH = Header(None, alias="If-Match", description='The ETag of the version you edited: W/"3"')
@@ -56,7 +56,7 @@ class VersionSummary(Schema):
         return obj.uploaded_by.username if obj.uploaded_by_id else None
 
 
-class AssetOut(Schema):
+class AssetBriefOut(Schema):
     id: int
     title: str
     type: str
@@ -162,19 +162,21 @@ class AssetPatch(In):
 class DecisionIn(In):
     comment: str = ""
     step: str | None = None
+    version: int | None = None
 
 
 class RejectIn(In):
     comment: str
     step: str | None = None
+    version: int | None = None
 
 
 class QueueItem(Schema):
-    asset: AssetOut
+    asset: AssetBriefOut
     step: StepOut
 
 
-class ChangeOut(Schema):
+class AssetChangeOut(Schema):
     version: int
     at: datetime.datetime
     user: str
@@ -252,7 +254,7 @@ router.add_api_operation(
 
 @router.get(
     "/assets",
-    response=list[AssetOut],
+    response=list[AssetBriefOut],
     summary="Assets, filtered; newest first. q searches titles, descriptions, alt texts "
     "(all locales), file names, tags and embedded metadata",
 )
@@ -308,7 +310,7 @@ def review_queue(request, limit: int = Query(200, ge=1, le=1000)):
 
 @router.get(
     "/assets/expiring",
-    response=list[AssetOut],
+    response=list[AssetBriefOut],
     summary="Assets whose usage rights end within `days` (default: the warning period), "
     "soonest first",
 )
@@ -338,6 +340,7 @@ def get_asset(request, asset_id: int, response: HttpResponse):
     summary="Change metadata and rights (alt_text and custom merge). Send `version` "
     "or If-Match; a stale one answers 409",
 )
+@shows_current(get_asset)
 def update_asset(
     request,
     asset_id: int,
@@ -357,9 +360,18 @@ def update_asset(
     response=AssetDetail,
     summary="Submit the current version for review",
 )
-def submit(request, asset_id: int, response: HttpResponse):
+@shows_current(get_asset)
+def submit(
+    request,
+    asset_id: int,
+    response: HttpResponse,
+    version: int | None = None,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "assets.view_asset")
-    workflow.submit_for_review(asset_id, request.user)
+    workflow.submit_for_review(
+        asset_id, request.user, expected_version=expected_version(version, if_match)
+    )
     return _detail_response(asset_id, request, response)
 
 
@@ -368,11 +380,23 @@ def submit(request, asset_id: int, response: HttpResponse):
     response=AssetDetail,
     summary="Approve the next review step (or the named one, which must be next)",
 )
-def approve(request, asset_id: int, response: HttpResponse, payload: DecisionIn | None = None):
+@shows_current(get_asset)
+def approve(
+    request,
+    asset_id: int,
+    response: HttpResponse,
+    payload: DecisionIn | None = None,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "assets.approve_asset")
     payload = payload or DecisionIn()
     workflow.decide(
-        asset_id, approve=True, comment=payload.comment, step=payload.step, user=request.user
+        asset_id,
+        approve=True,
+        comment=payload.comment,
+        step=payload.step,
+        user=request.user,
+        expected_version=expected_version(payload.version, if_match),
     )
     return _detail_response(asset_id, request, response)
 
@@ -382,18 +406,37 @@ def approve(request, asset_id: int, response: HttpResponse, payload: DecisionIn 
     response=AssetDetail,
     summary="Reject the asset at the next review step, saying why",
 )
-def reject(request, asset_id: int, payload: RejectIn, response: HttpResponse):
+@shows_current(get_asset)
+def reject(
+    request,
+    asset_id: int,
+    payload: RejectIn,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "assets.approve_asset")
     workflow.decide(
-        asset_id, approve=False, comment=payload.comment, step=payload.step, user=request.user
+        asset_id,
+        approve=False,
+        comment=payload.comment,
+        step=payload.step,
+        user=request.user,
+        expected_version=expected_version(payload.version, if_match),
     )
     return _detail_response(asset_id, request, response)
 
 
 @router.post("/assets/{int:asset_id}/archive", response=AssetDetail, summary="Archive an asset")
-def archive(request, asset_id: int, response: HttpResponse):
+@shows_current(get_asset)
+def archive(
+    request,
+    asset_id: int,
+    response: HttpResponse,
+    version: int | None = None,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "assets.change_asset")
-    workflow.archive(asset_id, request.user)
+    workflow.archive(asset_id, request.user, expected_version=expected_version(version, if_match))
     return _detail_response(asset_id, request, response)
 
 
@@ -403,15 +446,24 @@ def archive(request, asset_id: int, response: HttpResponse):
     summary="Bring an archived asset back: approved if its version's review was "
     "complete, else draft",
 )
-def unarchive(request, asset_id: int, response: HttpResponse):
+@shows_current(get_asset)
+def unarchive(
+    request,
+    asset_id: int,
+    response: HttpResponse,
+    version: int | None = None,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "assets.change_asset")
-    workflow.unarchive(asset_id, request.user)
+    workflow.unarchive(
+        asset_id, request.user, expected_version=expected_version(version, if_match)
+    )
     return _detail_response(asset_id, request, response)
 
 
 @router.get(
     "/assets/{int:asset_id}/history",
-    response=list[ChangeOut],
+    response=list[AssetChangeOut],
     summary="Every change of an asset, newest first: who, when, old → new",
 )
 @paginate(Pagination, ordering=("-id",))
@@ -500,6 +552,7 @@ def get_collection(request, code: str, response: HttpResponse):
     response=CollectionOut,
     summary="Change a collection: name, brand kit, review workflow, agency users",
 )
+@shows_current(get_collection)
 def update_collection(
     request,
     code: str,
@@ -519,6 +572,7 @@ def update_collection(
     response={204: None},
     summary="Delete a collection (its assets stay)",
 )
+@shows_current(get_collection)
 def delete_collection(
     request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
 ):
@@ -547,7 +601,7 @@ class TagMergeIn(In):
 @router.get("/asset-tags", response=list[TagOut], summary="Tags with how many assets carry each")
 def list_tags(request, q: str | None = None, limit: int = Query(500, ge=1, le=5000)):
     require(request.user, "assets.view_asset")
-    qs = editing.list_tags()
+    qs = editing.list_tags(request.user)
     if q:
         qs = qs.filter(name__contains=browse.normalise_tag(q))
     return list(qs[:limit])

@@ -21,7 +21,7 @@ from folio.api import Pagination
 from folio.assets import brandkit, browse, previews, sharing, similarity, storage
 from folio.assets.models import AssetVersion, Preview
 from folio.errors import NotFound
-from folio.versioning import expected_version
+from folio.versioning import expected_version, shows_current
 
 router = Router(tags=["assets: previews, brand kits, share links"])
 
@@ -129,7 +129,7 @@ class SimilarOut(Schema):
     thumb: str | None
 
 
-class GroupOut(Schema):
+class SimilarGroupOut(Schema):
     assets: list[SimilarOut]
 
 
@@ -174,7 +174,7 @@ def similar_assets(request, asset_id: int, max_distance: int = Query(6, ge=0, le
 
 @router.get(
     "/assets/near-duplicates",
-    response=list[GroupOut],
+    response=list[SimilarGroupOut],
     summary="Groups of near-duplicate images across the library, largest first",
 )
 def near_duplicate_groups(request, max_distance: int = Query(6, ge=0, le=7)):
@@ -347,6 +347,18 @@ def list_palettes(request, code: str):
     return list(kit.palettes.order_by("name", "id"))
 
 
+@router.get(
+    "/brand-kits/{code}/palettes/{int:palette_id}",
+    response=PaletteOut,
+    summary="One colour palette (ETag: its version)",
+)
+def get_palette(request, code: str, palette_id: int, response: HttpResponse):
+    require(request.user, "assets.view_collection")
+    palette = brandkit.get_palette(code, palette_id, request.user)
+    response["ETag"] = palette.etag
+    return palette
+
+
 @router.post(
     "/brand-kits/{code}/palettes",
     response={201: PaletteOut},
@@ -365,6 +377,7 @@ def add_palette(request, code: str, payload: PaletteIn, response: HttpResponse):
     summary="Change a palette's name or colours; send the version you read (body or "
     "If-Match): a stale one answers 409 with the current palette",
 )
+@shows_current(get_palette)
 def update_palette(
     request,
     code: str,
@@ -387,10 +400,21 @@ def update_palette(
 
 
 @router.delete(
-    "/brand-kits/{code}/palettes/{int:palette_id}", response={204: None}, summary="Delete a palette"
+    "/brand-kits/{code}/palettes/{int:palette_id}",
+    response={204: None},
+    summary="Delete a palette (version or If-Match: refuse if it changed)",
 )
-def delete_palette(request, code: str, palette_id: int):
-    brandkit.delete_palette(code, palette_id, user=request.user)
+@shows_current(get_palette)
+def delete_palette(
+    request,
+    code: str,
+    palette_id: int,
+    version: int | None = None,
+    if_match: str | None = Header(None, alias="If-Match"),
+):
+    brandkit.delete_palette(
+        code, palette_id, user=request.user, expected_version=expected_version(version, if_match)
+    )
     return Status(204, None)
 
 

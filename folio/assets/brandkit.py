@@ -14,7 +14,7 @@ from django.db import transaction
 from folio.accounts import audit
 from folio.assets import rights
 from folio.assets.models import Asset, Collection, ColorPalette
-from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleWrite
 from folio.versioning import save_versioned
 
 SECTIONS = {"logos": Asset.Kind.LOGO, "fonts": Asset.Kind.FONT, "guidelines": Asset.Kind.GUIDELINE}
@@ -338,13 +338,31 @@ def update_palette(
 
 
 @transaction.atomic
-def delete_palette(code: str, palette_id: int, *, user=None) -> None:
-    _require(user, "assets.change_collection")
+def get_palette(code: str, palette_id: int, user=None) -> ColorPalette:
     kit = get_brand_kit(code, user)
     palette = kit.palettes.filter(pk=palette_id).first()
     if palette is None:
         raise NotFound(
             f"no palette {palette_id} in brand kit {code!r}", details={"palette_id": palette_id}
         )
+    return palette
+
+
+@transaction.atomic
+def delete_palette(
+    code: str, palette_id: int, *, user=None, expected_version: int | None = None
+) -> None:
+    _require(user, "assets.change_collection")
+    palette = get_palette(code, palette_id, user)
+    kit = palette.collection
+    if expected_version is not None:
+        # Lock the row so the check and the delete see the same version (PostgreSQL).
+        current = ColorPalette.objects.select_for_update().get(pk=palette.pk)
+        if current.version != expected_version:
+            raise StaleWrite(
+                f"palette {palette.name!r} was changed by someone else (you saw version "
+                f"{expected_version}, it is now at {current.version}); reload it and try again",
+                details={"current_version": current.version, "current": palette_snapshot(current)},
+            )
     audit.record("palette.delete", palette, summary=f"palette {palette.name!r} in {kit.code}")
     palette.delete()

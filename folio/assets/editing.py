@@ -22,6 +22,7 @@ from django.db.models import Count, Q
 from django.utils.dateparse import parse_date, parse_datetime
 
 from folio.accounts import audit
+from folio.assets import scoping
 from folio.assets.browse import get_asset, normalise_tag
 from folio.assets.models import (
     Asset,
@@ -382,6 +383,10 @@ def _update_asset(asset_id: int, changes, expected_version: int | None, user) ->
             details={"current_version": asset.version, "current": asset_snapshot(asset)},
         )
     clean = _check(asset, changes)
+    if "collections" in clean:
+        scoping.check_collection_change(asset, clean["collections"], user)
+    else:
+        scoping.check_asset(asset, user)
     before = asset_snapshot(asset)
     plain = [f for f in PLAIN if f in clean]
     for name in plain:
@@ -502,6 +507,7 @@ def _collection_settings(subject: str, c: Collection, data: dict) -> list | None
 @transaction.atomic
 def create_collection(code: str, **data) -> Collection:
     subject = f"collection {code}"
+    scoping.check_collection(None)
     _reject_unknown(subject, data, COLLECTION_FIELDS)
     data.setdefault("name", code)
     probe = Collection(code=code)
@@ -526,6 +532,7 @@ def update_collection(code: str, *, expected_version: int | None = None, **chang
     subject = f"collection {code}"
     _reject_unknown(subject, changes, COLLECTION_FIELDS)
     c = _get(Collection, code, lock=True)
+    scoping.check_collection(c)
     if expected_version is not None and c.version != expected_version:
         raise StaleWrite(
             f"{subject} was changed by someone else (you edited version {expected_version}, "
@@ -548,6 +555,7 @@ def update_collection(code: str, *, expected_version: int | None = None, **chang
 def delete_collection(code: str, *, expected_version: int | None = None) -> None:
     subject = f"collection {code}"
     c = _get(Collection, code, lock=True)
+    scoping.check_collection(c)
     if expected_version is not None and c.version != expected_version:
         raise StaleWrite(
             f"{subject} was changed by someone else",
@@ -563,7 +571,18 @@ def delete_collection(code: str, *, expected_version: int | None = None) -> None
 # --- tags -----------------------------------------------------------------------------------
 
 
-def list_tags():
+def list_tags(user=None):
+    """Tags with how many assets carry each; an agency counts (and sees) only the tags of
+    the assets it may see."""
+    from folio.assets.browse import is_restricted, visible_assets
+
+    if user is not None and is_restricted(user):
+        mine = visible_assets(user).values("pk")
+        return (
+            Tag.objects.annotate(asset_count=Count("assets", filter=Q(assets__in=mine)))
+            .filter(asset_count__gt=0)
+            .order_by("name")
+        )
     return Tag.objects.annotate(asset_count=Count("assets")).order_by("name")
 
 

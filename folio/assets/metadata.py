@@ -201,7 +201,11 @@ def _check_complete(path: Path, mime: str, filename: str) -> None:
     elif mime == "application/pdf":
         ok = b"%%EOF" in tail
     if not ok:
-        raise _refuse(filename, "the file is truncated (its end is missing)", code="truncated")
+        raise _refuse(
+            filename,
+            "the file is truncated (its end is missing), or other data was appended after it",
+            code="truncated",
+        )
 
 
 def _image(path: Path, mime: str, filename: str, info: dict) -> None:
@@ -499,12 +503,23 @@ def _local(tag) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
+def _animates_link(el) -> bool:
+    """<set>/<animate> that change a link: `<a><set attributeName="href" to="javascript:…">`
+    turns a harmless link into a script when clicked, whatever its own href said."""
+    return _local(el.tag) in ("set", "animate") and el.get("attributeName", "").strip() in (
+        "href",
+        "xlink:href",
+    )
+
+
 def _svg_findings(root) -> list[str]:
     findings = []
     for el in root.iter():
         name = _local(el.tag)
         if name in DANGEROUS_ELEMENTS:
             findings.append(f"<{name}> element")
+        elif _animates_link(el):
+            findings.append(f"<{name}> changing a link")
         for attr, value in el.attrib.items():
             local = _local(attr)
             if local.lower().startswith("on"):
@@ -555,7 +570,7 @@ def sanitise_svg(src: Path, dst: Path, filename: str) -> list[str]:
 
     def clean(el):
         for child in list(el):
-            if _local(child.tag) in DANGEROUS_ELEMENTS:
+            if _local(child.tag) in DANGEROUS_ELEMENTS or _animates_link(child):
                 el.remove(child)
                 continue
             if _local(child.tag) == "style" and child.text and _css_external(child.text):

@@ -40,6 +40,10 @@ class Collection(VersionedModel):
     # Agency users see and upload only into collections they are given.
     agencies = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
                                       related_name="agency_collections")
+    # Asset managers scoped to this collection: a manager given any collection changes,
+    # deletes and uploads only within their collections (folio.assets.scoping).
+    managers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
+                                      related_name="managed_collections")
 
     class Meta:
         ordering = ["code"]

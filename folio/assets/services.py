@@ -21,8 +21,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, OuterRef, Subquery
 
+from folio import faults
 from folio.accounts import audit
-from folio.assets import metadata, signals, storage
+from folio.assets import metadata, scoping, signals, storage
 from folio.assets.models import Asset, AssetChange, AssetVersion, Blob, Collection, Tag
 from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleWrite
 from folio.jobs.services import job
@@ -114,7 +115,9 @@ def _collections(refs: Iterable, user) -> list[Collection]:
                 f"you may not add files to {', '.join(refused)}",
                 details={"collections": refused},
             )
-    return list({c.pk: c for c in found}.values())
+    chosen = list({c.pk: c for c in found}.values())
+    scoping.check_upload(chosen, user)
+    return chosen
 
 
 def _tags(names: Iterable[str]) -> list[Tag]:
@@ -311,6 +314,7 @@ def add_asset(
             asset_ids=[asset.pk],
             created={asset.pk: (asset, [t.name for t in tag_rows])},
         )
+    faults.point("assets.upload_committed")  # crash tests: committed, never answered
     return asset
 
 
@@ -338,15 +342,15 @@ def _check_version(asset: Asset, expected_version: int | None) -> None:
 
 
 def _check_can_change(asset: Asset, user) -> None:
-    """Agencies may add versions only to assets in their collections."""
+    """Agencies may add versions only to assets in their collections; scoped asset managers
+    only to assets in the collections they manage."""
+    scoping.check_asset(asset, user)
     if not is_agency(user):
         return
     allowed = set(user.agency_collections.values_list("pk", flat=True))
     if not allowed & set(asset.collections.values_list("pk", flat=True)):
-        raise PermissionDenied(
-            f"asset #{asset.pk} is not in one of your collections",
-            details={"asset_id": asset.pk},
-        )
+        # An agency does not learn that assets outside its collections exist.
+        raise NotFound(f"no asset #{asset.pk}", details={"asset_id": asset.pk})
 
 
 def _new_current(asset, version, user, action, changes, summary) -> None:
@@ -495,8 +499,19 @@ def restore_version(
     return version
 
 
-def versions(asset_id: int):
-    get_asset(asset_id)
+def _visible(asset_id: int, user) -> None:
+    """404 for an asset `user` may not see (agencies: outside their collections)."""
+    from folio.assets.browse import get_asset as get_visible
+
+    user = _actor_user(user)
+    if user is None:
+        get_asset(asset_id)
+    else:
+        get_visible(asset_id, user)
+
+
+def versions(asset_id: int, user=None):
+    _visible(asset_id, user)
     return (
         AssetVersion.objects.filter(asset_id=asset_id)
         .select_related("uploaded_by")
@@ -504,7 +519,8 @@ def versions(asset_id: int):
     )
 
 
-def get_version(asset_id: int, number: int) -> AssetVersion:
+def get_version(asset_id: int, number: int, user=None) -> AssetVersion:
+    _visible(asset_id, user)
     version = (
         AssetVersion.objects.select_related("blob", "asset")
         .filter(asset_id=asset_id, number=number)

@@ -47,6 +47,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils._os import safe_makedirs
 
+from folio import faults
 from folio.assets.models import AssetVersion, Blob
 from folio.errors import InvalidInput, TooLarge
 
@@ -55,7 +56,6 @@ log = logging.getLogger("folio.assets")
 CHUNK = 1024 * 1024
 SNIFF_BYTES = 8192
 PENDING_DIR = "pending"
-PENDING_GRACE = timedelta(hours=1)
 # Uploads being received straight into a local media folder (see _local_storage).
 STAGING_DIR = "staging"
 STAGED_PREFIX = "stage-"
@@ -314,6 +314,8 @@ def put(spooled: Spooled, *, existing=_LOOK_UP) -> tuple[Blob, bool]:
         _save_marker(spooled.sha256)
         _store_file(spooled, name)
         stored_here = True
+        # Crash tests kill the process here: a stored file whose row never commits.
+        faults.point("assets.file_stored")
     try:
         try:
             # No row a moment ago: insert straight away (a savepoint, so a concurrent insert
@@ -440,7 +442,7 @@ def _sweep_pending() -> int:
         _, names = default_storage.listdir(PENDING_DIR)
     except (FileNotFoundError, NotADirectoryError, OSError):
         return 0
-    cutoff = timezone.now() - PENDING_GRACE
+    cutoff = timezone.now() - timedelta(seconds=settings.STALE_FILE_GRACE)
     swept = 0
     for sha in names:
         marker = f"{PENDING_DIR}/{sha}"
@@ -463,7 +465,7 @@ def _sweep_staging() -> None:
     fs = _local_storage()
     if fs is None:
         return
-    cutoff = time.time() - PENDING_GRACE.total_seconds()
+    cutoff = time.time() - settings.STALE_FILE_GRACE
     try:
         entries = list(os.scandir(fs.path(STAGING_DIR)))
     except (FileNotFoundError, NotADirectoryError):

@@ -17,6 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from folio.accounts import audit
 from folio.assets import services, storage
 from folio.assets.models import Upload
 from folio.errors import Conflict, FolioError, InvalidInput, NotFound, PermissionDenied, TooLarge
@@ -54,6 +55,12 @@ def start_upload(*, filename: str, size: int, user, asset_id: int | None = None)
         expires_at=timezone.now() + UPLOAD_TTL,
     )
     upload_path(upload).touch()
+    audit.record(
+        "upload.start",
+        upload,
+        summary=f"resumable upload of {filename} ({size} bytes)",
+        changes={"asset_id": asset_id},
+    )
     return upload
 
 
@@ -152,6 +159,9 @@ def receive_chunk(upload_id, stream, *, content_range: str | None, user) -> Uplo
             code="wrong_offset",
         )
     upload.received = end + 1
+    if upload.received == upload.size:
+        # One entry when the last byte is in, not one per chunk (a large video is hundreds).
+        audit.record("upload.received", upload, summary=f"{upload.filename} fully received")
     return upload
 
 
@@ -205,15 +215,16 @@ def complete_upload(
     except (Conflict, PermissionDenied):
         raise
     except FolioError:
-        cancel_upload(upload.pk, user)
+        _remove(upload)
         raise
-    cancel_upload(upload.pk, user)
+    _remove(upload)
     return result
 
 
 def cancel_upload(upload_id, user) -> None:
     upload = get_upload(upload_id, user)
     _remove(upload)
+    audit.record("upload.cancel", upload, summary=f"upload of {upload.filename} cancelled")
 
 
 def _remove(upload: Upload) -> None:

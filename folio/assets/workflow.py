@@ -4,20 +4,24 @@ An asset's review is the workflow of its collection (the first by collection cod
 one), else the one listing its kind, else one step anyone with assets.approve_asset decides.
 Steps are decided in order, for the current version: Review rows carry the version number, so
 a new version starts with no approvals. A rejection ends the round; after resubmission only
-decisions made since count. The uploader of the current version never approves it
-(separation of duties); administrators may decide any step.
+decisions made since count. Administrators may decide any step. With separation of duties
+(FOLIO_SEPARATION_OF_DUTIES, on by default) the uploader of the current version never approves
+it, at any step, and administrators are no exception: an administrator's own upload still
+needs a second person's eye, which is the point of the rule.
 """
 
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from folio.accounts import audit
+from folio.assets import scoping
 from folio.assets.models import Asset, AssetChange, Review, ReviewWorkflow
 from folio.assets.signals import asset_changed, asset_status_changed
-from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleWrite
 from folio.versioning import save_versioned
 
 S = Asset.Status
@@ -105,6 +109,15 @@ def review_state(
     return ReviewState(workflow, number, this_round, approved, next_step)
 
 
+def uploaded_by(user, version) -> bool:
+    """Whether separation of duties keeps `user` from approving `version`."""
+    return bool(
+        settings.SEPARATION_OF_DUTIES
+        and version.uploaded_by_id is not None
+        and version.uploaded_by_id == getattr(user, "pk", None)
+    )
+
+
 def may_decide(user, step: dict) -> bool:
     if user is None or not user.is_active:
         return False
@@ -133,6 +146,18 @@ def _check_visible(asset: Asset, user) -> None:
 
     if user is not None and not visible_assets(user).filter(pk=asset.pk).exists():
         raise NotFound(f"no asset {asset.pk}", details={"asset_id": asset.pk})
+
+
+def _check_version(asset: Asset, expected_version: int | None) -> None:
+    """Refuse a decision based on an earlier state of the asset (the row is locked here)."""
+    if expected_version is not None and asset.version != expected_version:
+        from folio.assets.editing import asset_snapshot
+
+        raise StaleWrite(
+            f"asset {asset.pk} was changed by someone else (you saw version "
+            f"{expected_version}, it is now at {asset.version}); reload it and decide again",
+            details={"current_version": asset.version, "current": asset_snapshot(asset)},
+        )
 
 
 def _set_status(asset: Asset, new: str, *, user, action: str, summary: str, extra=None) -> None:
@@ -165,18 +190,20 @@ def _missing_required(asset: Asset) -> list[str]:
     return [code for code in required if (asset.custom or {}).get(code) in (None, "", [])]
 
 
-def submit_for_review(asset_id: int, user=None) -> Asset:
+def submit_for_review(asset_id: int, user=None, *, expected_version: int | None = None) -> Asset:
     user = user or audit.current_actor().user
     with acting(user):
-        return _submit_for_review(asset_id, user)
+        return _submit_for_review(asset_id, user, expected_version)
 
 
 @transaction.atomic
-def _submit_for_review(asset_id: int, user) -> Asset:
+def _submit_for_review(asset_id: int, user, expected_version: int | None = None) -> Asset:
     """Ask for approval of the current version (from draft or after a rejection)."""
     user = user or audit.current_actor().user
     asset = _lock(asset_id)
     _check_visible(asset, user)
+    scoping.check_asset(asset, user)
+    _check_version(asset, expected_version)
     if user is not None and not (
         user.has_perm("assets.change_asset")
         or (user.has_perm("assets.add_asset") and asset.created_by_id == user.pk)
@@ -230,19 +257,28 @@ def _pick_step(state: ReviewState, step: str | None) -> dict:
 
 
 def decide(
-    asset_id: int, *, approve: bool, comment: str = "", step: str | None = None, user=None
+    asset_id: int,
+    *,
+    approve: bool,
+    comment: str = "",
+    step: str | None = None,
+    user=None,
+    expected_version: int | None = None,
 ) -> Asset:
     """Approve or reject the next step of the current version's review."""
     user = user or audit.current_actor().user
     with acting(user):
-        return _decide(asset_id, approve, comment, step, user)
+        return _decide(asset_id, approve, comment, step, user, expected_version)
 
 
 @transaction.atomic
-def _decide(asset_id: int, approve: bool, comment: str, step: str | None, user) -> Asset:
+def _decide(
+    asset_id: int, approve: bool, comment: str, step: str | None, user, expected_version=None
+) -> Asset:
     comment = (comment or "").strip()
     asset = _lock(asset_id)
     _check_visible(asset, user)
+    _check_version(asset, expected_version)
     if user is None or not (is_admin(user) or user.has_perm("assets.approve_asset")):
         raise PermissionDenied(
             "your role does not allow approving assets (assets.approve_asset)",
@@ -262,10 +298,15 @@ def _decide(asset_id: int, approve: bool, comment: str, step: str | None, user) 
             details={"step": chosen["name"], "group": chosen["group"]},
         )
     version = asset.current_version
-    if approve and version.uploaded_by_id is not None and version.uploaded_by_id == user.pk:
+    if approve and uploaded_by(user, version):
         raise PermissionDenied(
-            f"you uploaded version {version.number}, so someone else approves it",
-            details={"step": chosen["name"], "reason": "separation_of_duties"},
+            f"separation of duties: you uploaded version {version.number} of asset {asset.pk}, "
+            f"so someone else approves it (step {chosen['name']})",
+            details={
+                "step": chosen["name"],
+                "version": version.number,
+                "reason": "separation_of_duties",
+            },
         )
     decision = Review.Decision.APPROVED if approve else Review.Decision.REJECTED
     Review.objects.create(
@@ -308,6 +349,9 @@ def _decide(asset_id: int, approve: bool, comment: str, step: str | None, user) 
             summary=f"{title} approved ({chosen['name']})",
         )
     else:
+        # A step decided changes what the asset shows (its review), so its version moves too:
+        # a reviewer working from the earlier state is told it changed.
+        save_versioned(asset, None, [])
         _history(asset, user, "review", review)
         audit.record(
             "asset.review",
@@ -318,25 +362,45 @@ def _decide(asset_id: int, approve: bool, comment: str, step: str | None, user) 
     return asset
 
 
-def approve(asset_id: int, *, step: str | None = None, comment: str = "", user=None) -> Asset:
-    return decide(asset_id, approve=True, comment=comment, step=step, user=user)
+def approve(
+    asset_id: int, *, step: str | None = None, comment: str = "", user=None, expected_version=None
+) -> Asset:
+    return decide(
+        asset_id,
+        approve=True,
+        comment=comment,
+        step=step,
+        user=user,
+        expected_version=expected_version,
+    )
 
 
-def reject(asset_id: int, *, comment: str, step: str | None = None, user=None) -> Asset:
-    return decide(asset_id, approve=False, comment=comment, step=step, user=user)
+def reject(
+    asset_id: int, *, comment: str, step: str | None = None, user=None, expected_version=None
+) -> Asset:
+    return decide(
+        asset_id,
+        approve=False,
+        comment=comment,
+        step=step,
+        user=user,
+        expected_version=expected_version,
+    )
 
 
-def archive(asset_id: int, user=None) -> Asset:
+def archive(asset_id: int, user=None, *, expected_version: int | None = None) -> Asset:
     user = user or audit.current_actor().user
     with acting(user):
-        return _archive(asset_id, user)
+        return _archive(asset_id, user, expected_version)
 
 
 @transaction.atomic
-def _archive(asset_id: int, user) -> Asset:
+def _archive(asset_id: int, user, expected_version: int | None = None) -> Asset:
     user = user or audit.current_actor().user
     asset = _lock(asset_id)
     _check_visible(asset, user)
+    scoping.check_asset(asset, user)
+    _check_version(asset, expected_version)
     if asset.status == S.ARCHIVED:
         raise Conflict(f"asset {asset.pk} is archived already", details={"status": asset.status})
     _set_status(
@@ -349,18 +413,20 @@ def _archive(asset_id: int, user) -> Asset:
     return asset
 
 
-def unarchive(asset_id: int, user=None) -> Asset:
+def unarchive(asset_id: int, user=None, *, expected_version: int | None = None) -> Asset:
     user = user or audit.current_actor().user
     with acting(user):
-        return _unarchive(asset_id, user)
+        return _unarchive(asset_id, user, expected_version)
 
 
 @transaction.atomic
-def _unarchive(asset_id: int, user) -> Asset:
+def _unarchive(asset_id: int, user, expected_version: int | None = None) -> Asset:
     """Back to approved when the current version's review was complete, else to draft."""
     user = user or audit.current_actor().user
     asset = _lock(asset_id)
     _check_visible(asset, user)
+    scoping.check_asset(asset, user)
+    _check_version(asset, expected_version)
     if asset.status != S.ARCHIVED:
         raise Conflict(
             f"asset {asset.pk} is {asset.status}, not archived", details={"status": asset.status}
@@ -401,7 +467,7 @@ def pending_for(user, *, limit: int | None = None) -> list[tuple[Asset, dict]]:
         for r in Review.objects.filter(asset__in=batch).order_by("id"):
             reviews.setdefault(r.asset_id, []).append(r)
         for asset in batch:
-            if asset.current_version and asset.current_version.uploaded_by_id == user.pk:
+            if asset.current_version and uploaded_by(user, asset.current_version):
                 continue
             state = review_state(
                 asset,

@@ -13,12 +13,13 @@ from django.http import HttpResponse, StreamingHttpResponse
 from ninja import Header, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
+from folio.accounts import audit
 from folio.accounts.services import require
 from folio.api import Pagination
 from folio.catalog import queries, services
 from folio.catalog.models import ProductModel, Proposal
 from folio.errors import InvalidInput, TooLarge
-from folio.versioning import expected_version, parse_if_match
+from folio.versioning import expected_version, parse_if_match, shows_current
 
 router = Router(tags=["products"])
 MAX_BULK_LINES = 10_000
@@ -294,10 +295,24 @@ def bulk_upsert(request):
             items.append(json.loads(raw))
         except json.JSONDecodeError as exc:
             items.append(_BadLine(f"line {number} is not JSON: {exc.msg} (column {exc.colno})"))
-    results = services.bulk_upsert(items)
+    results = services.bulk_upsert(items, user=request.user)
+    # The writes happen while the response streams, after this view has returned and the
+    # request's actor is gone: each step runs as the caller, so history and audit name them.
+    actor = audit.current_actor()
+
+    def as_caller(iterator):
+        while True:
+            token = audit.set_actor(actor)
+            try:
+                step = next(iterator, None)
+            finally:
+                audit.reset_actor(token)
+            if step is None:
+                return
+            yield step
 
     def lines():
-        for result, item in zip(results, items, strict=True):
+        for result, item in zip(as_caller(iter(results)), items, strict=True):
             if isinstance(item, _BadLine):
                 result = {**result, "message": item.reason}
             yield json.dumps(result) + "\n"
@@ -327,6 +342,7 @@ def get_product(request, sku: str, response: HttpResponse):
     summary="Change a product (merge). Send `version` or If-Match; a stale one answers 409. "
     "Where review is on, the change becomes a proposal (202).",
 )
+@shows_current(get_product)
 def update_product(
     request,
     sku: str,
@@ -345,6 +361,7 @@ def update_product(
 
 
 @router.delete("/catalog/products/{sku}", response={204: None}, summary="Delete a product")
+@shows_current(get_product)
 def delete_product(
     request,
     sku: str,
@@ -372,6 +389,7 @@ def product_history(request, sku: str, **kwargs):
     response=ProductDetail,
     summary="Restore an earlier version (recorded as a new version)",
 )
+@shows_current(get_product)
 def restore_product(
     request,
     sku: str,
@@ -470,13 +488,19 @@ def create_model(request, payload: ModelIn):
     response=ModelOut,
     summary="Change a product model (merge); its variants inherit the change",
 )
+@shows_current(get_model)
 def update_model(
-    request, code: str, payload: ModelPatch, if_match: str | None = Header(None, alias="If-Match")
+    request,
+    code: str,
+    payload: ModelPatch,
+    response: HttpResponse,
+    if_match: str | None = Header(None, alias="If-Match"),
 ):
     require(request.user, "catalog.change_productmodel")
     data = payload.dict(exclude_unset=True)
     version = expected_version(data.pop("version", None), if_match)
-    return services.save_model({"code": code, **data}, expected_version=version, create=False)
+    services.save_model({"code": code, **data}, expected_version=version, create=False)
+    return get_model(request, code, response)
 
 
 @router.get(
@@ -495,10 +519,16 @@ def model_history(request, code: str, **kwargs):
     response=ModelOut,
     summary="Restore an earlier version of a product model (its variants inherit it)",
 )
+@shows_current(get_model)
 def restore_model(
-    request, code: str, payload: RestoreIn, if_match: str | None = Header(None, alias="If-Match")
+    request,
+    code: str,
+    payload: RestoreIn,
+    response: HttpResponse,
+    if_match: str | None = Header(None, alias="If-Match"),
 ):
     require(request.user, "catalog.change_productmodel")
-    return services.restore_model_version(
+    services.restore_model_version(
         code, payload.version, expected_version=parse_if_match(if_match)
     )
+    return get_model(request, code, response)

@@ -31,7 +31,7 @@ from folio.catalog.models import (
     ProductGroup,
 )
 from folio.errors import NotFound
-from folio.versioning import expected_version, patch_and_version
+from folio.versioning import expected_version, patch_and_version, shows_current
 
 router = Router(tags=["catalog structure"])
 IF_MATCH = Header(None, alias="If-Match", description='The ETag of the version you edited: W/"3"')
@@ -525,6 +525,7 @@ def get_channel(request, code: str):
     response=ChannelOut,
     summary="Change a channel; send its version (body or If-Match)",
 )
+@shows_current(get_channel)
 def update_channel(request, code: str, payload: ChannelPatch, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.change_channel")
     changes, version = patch_and_version(payload, if_match)
@@ -532,6 +533,7 @@ def update_channel(request, code: str, payload: ChannelPatch, if_match: str | No
 
 
 @router.delete("/catalog/channels/{code}", response={204: None}, summary="Delete a channel")
+@shows_current(get_channel)
 def delete_channel(request, code: str, version: int | None = None, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.delete_channel")
     structure.delete_channel(code, expected_version=expected_version(version, if_match))
@@ -574,6 +576,7 @@ def get_attribute_group(request, code: str):
     response=AttributeGroupOut,
     summary="Change an attribute group",
 )
+@shows_current(get_attribute_group)
 def update_attribute_group(
     request, code: str, payload: AttributeGroupPatch, if_match: str | None = IF_MATCH
 ):
@@ -587,6 +590,7 @@ def update_attribute_group(
     response={204: None},
     summary="Delete an empty attribute group",
 )
+@shows_current(get_attribute_group)
 def delete_attribute_group(
     request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
 ):
@@ -641,6 +645,7 @@ def get_attribute(request, code: str):
     response=AttributeOut,
     summary="Change an attribute's settings; send its version (body or If-Match)",
 )
+@shows_current(get_attribute)
 def update_attribute(request, code: str, payload: AttributePatch, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.change_attribute")
     changes, version = patch_and_version(payload, if_match)
@@ -652,6 +657,7 @@ def update_attribute(request, code: str, payload: AttributePatch, if_match: str 
     response={204: None},
     summary="Delete an attribute no family and no product uses",
 )
+@shows_current(get_attribute)
 def delete_attribute(
     request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
 ):
@@ -737,6 +743,7 @@ def get_family(request, code: str):
     response=FamilyOut,
     summary="Change a family; requirements given replace those of the channels they name",
 )
+@shows_current(get_family)
 def update_family(request, code: str, payload: FamilyPatch, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.change_family")
     changes, version = patch_and_version(payload, if_match)
@@ -748,6 +755,7 @@ def update_family(request, code: str, payload: FamilyPatch, if_match: str | None
     response={204: None},
     summary="Delete a family without products or variants",
 )
+@shows_current(get_family)
 def delete_family(request, code: str, version: int | None = None, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.delete_family")
     structure.delete_family(code, expected_version=expected_version(version, if_match))
@@ -777,6 +785,7 @@ def get_requirements(request, code: str):
     response=RequirementsOut,
     summary="Replace the requirements of the channels named; other channels keep theirs",
 )
+@shows_current(get_requirements)
 def set_requirements(request, code: str, payload: RequirementsIn, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.change_family")
     family = structure.set_requirements(
@@ -826,6 +835,7 @@ def get_family_variant(request, code: str):
     response=FamilyVariantOut,
     summary="Change a family variant's labels or levels",
 )
+@shows_current(get_family_variant)
 def update_family_variant(
     request, code: str, payload: FamilyVariantPatch, if_match: str | None = IF_MATCH
 ):
@@ -839,6 +849,7 @@ def update_family_variant(
     response={204: None},
     summary="Delete a family variant no product model uses",
 )
+@shows_current(get_family_variant)
 def delete_family_variant(
     request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
 ):
@@ -886,6 +897,7 @@ def get_category(request, code: str):
     response=CategoryOut,
     summary="Change a category; a new parent (in the same tree) moves it with its subtree",
 )
+@shows_current(get_category)
 def update_category(request, code: str, payload: CategoryPatch, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.change_category")
     changes, version = patch_and_version(payload, if_match)
@@ -897,6 +909,7 @@ def update_category(request, code: str, payload: CategoryPatch, if_match: str | 
     response={204: None},
     summary="Delete a category without sub-categories or products",
 )
+@shows_current(get_category)
 def delete_category(
     request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
 ):
@@ -952,6 +965,7 @@ def get_group(request, code: str):
 
 
 @router.patch("/catalog/groups/{code}", response=GroupOut, summary="Change a product group")
+@shows_current(get_group)
 def update_group(request, code: str, payload: GroupPatch, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.change_productgroup")
     changes, version = patch_and_version(payload, if_match)
@@ -961,6 +975,7 @@ def update_group(request, code: str, payload: GroupPatch, if_match: str | None =
 @router.delete(
     "/catalog/groups/{code}", response={204: None}, summary="Delete an empty product group"
 )
+@shows_current(get_group)
 def delete_group(request, code: str, version: int | None = None, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.delete_productgroup")
     structure.delete_group(code, expected_version=expected_version(version, if_match))
@@ -1002,6 +1017,7 @@ def get_association_type(request, code: str):
     response=AssociationTypeOut,
     summary="Change an association type",
 )
+@shows_current(get_association_type)
 def update_association_type(
     request, code: str, payload: AssociationTypePatch, if_match: str | None = IF_MATCH
 ):
@@ -1015,6 +1031,7 @@ def update_association_type(
     response={204: None},
     summary="Delete an association type no product uses",
 )
+@shows_current(get_association_type)
 def delete_association_type(
     request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
 ):

@@ -24,8 +24,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 
+from folio import faults
 from folio.accounts import audit
-from folio.catalog import queries, services
+from folio.catalog import queries, scoping, services
 from folio.catalog import values as v
 from folio.catalog.models import Attribute, Category, Family, Product, ProductGroup
 from folio.errors import Conflict, InvalidInput
@@ -348,18 +349,27 @@ def bulk_edit(ctx: JobContext, filter: dict, operations: list[dict]) -> dict:
             reviews[family_id] = services.needs_review(family_id, user)
         return reviews[family_id]
 
+    job_row = ctx.job
     for start in range(0, len(ids), BATCH):
-        results = _edit(ids[start : start + BATCH], operations, structure, user, review)
-        ok = 0
-        for sku, status, message, details in results:
-            counts[status] += 1
-            if status == "failed":
-                first = details[0] if details else {}
-                where = {k: first.get(k) for k in ("attribute", "locale", "channel", "reason")}
-                ctx.item_failed(sku, message, sku=sku, **where)
-            else:
-                ok += 1
-        ctx.advance(ok)
+        # A batch and the job's count of it commit together: if the worker is killed, the
+        # job's report says exactly which products were edited (each batch is all or none).
+        with transaction.atomic():
+            results = _edit(ids[start : start + BATCH], operations, structure, user, review)
+            for sku, status, message, details in results:
+                counts[status] += 1
+                job_row.progress_done += 1
+                if status != "failed":
+                    job_row.items_ok += 1
+                    continue
+                job_row.items_failed += 1
+                if len(job_row.errors) < Job.MAX_KEPT_ERRORS:
+                    first = details[0] if details else {}
+                    where = {k: first.get(k) for k in ("attribute", "locale", "channel", "reason")}
+                    job_row.errors.append({"item": sku, "message": message, "sku": sku, **where})
+            ctx.record_progress()
+            faults.point("bulk_edit.batch_written")  # crash tests: before the commit
+        faults.point("bulk_edit.batch_committed")  # crash tests: after it
+        ctx.flush()  # notices a cancellation between batches
     ctx.flush(force=True)
     return {
         "selected": len(ids),
@@ -411,6 +421,17 @@ def _edit_batch(ids, operations, structure, user, review) -> list[tuple]:
         else:
             prepared.append((patch, p))
     services.drop_unchanged_relations([p for _, p in prepared])
+    # Out of the acting editor's category trees: refused per product that would change (a
+    # fixed number of queries for the whole batch), the rest of the batch goes on.
+    refused = scoping.out_of_scope_products(
+        scoping.editor_scope(user),
+        [p for _, p in prepared if p.changes or p.categories is not None or p.groups is not None],
+    )
+    for patch, p in list(prepared):
+        if p.product.sku in refused:
+            message = refused[p.product.sku]
+            results.append((p.product.sku, "failed", message, [{"reason": message}]))
+            prepared.remove((patch, p))
     to_apply = []
     for patch, p in prepared:
         if not p.changes and p.categories is None and p.groups is None:

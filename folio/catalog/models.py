@@ -77,6 +77,12 @@ class Category(Labelled):
     )
     path = models.CharField(max_length=1000, db_index=True, editable=False)
     sort_order = models.IntegerField(default=0)
+    # Catalog editors scoped to this tree (this category and everything below it): a scoped
+    # editor changes only products and models classified somewhere in their trees. An editor
+    # with no such category is unscoped. Set through folio.catalog.scoping.set_editor_scope.
+    editors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="editor_categories"
+    )
 
     class Meta(Labelled.Meta):
         verbose_name_plural = "categories"

@@ -19,8 +19,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from folio import faults
 from folio.accounts import audit
-from folio.catalog import completeness
+from folio.catalog import completeness, scoping
 from folio.catalog import signals as catalog_signals
 from folio.catalog import values as v
 from folio.catalog.models import (
@@ -794,6 +795,7 @@ def create_product(data: dict, *, user=None) -> Product:
     prepared, errors = prepare_product(data, None, structure, Lookups([data]), partial=False)
     if errors:
         _raise(errors, f"product {data.get('sku')} not created")
+    scoping.check_products([prepared], user)
     try:
         with transaction.atomic():
             apply_batch([prepared], structure, action_label="create")
@@ -810,12 +812,16 @@ def update_product(
     product = Product.objects.select_for_update().filter(sku=sku).first()
     if product is None:
         raise NotFound(f"no product with SKU {sku!r}", details={"sku": sku})
+    # Out of the editor's scope is a 403 whatever the patch holds (checked again once the
+    # patch is known: the product must stay in scope).
+    scoping.check_product(product, user)
     structure = v.Structure.load()
     prepared, errors = prepare_product(
         patch, product, structure, Lookups([patch]), partial=True, expected_version=expected_version
     )
     if errors:
         _raise(errors, f"product {sku} not saved")
+    scoping.check_products([prepared], user)
     if needs_review(prepared.product.family_id, user or audit.current_actor().user):
         return propose(product, patch, user or audit.current_actor().user)
     apply_batch([prepared], structure, action_label="update")
@@ -823,8 +829,9 @@ def update_product(
 
 
 @transaction.atomic
-def delete_product(sku: str, *, expected_version: int | None = None) -> None:
+def delete_product(sku: str, *, expected_version: int | None = None, user=None) -> None:
     product = get_product(sku)
+    scoping.check_product(product, user)
     if expected_version is not None and product.version != expected_version:
         raise StaleWrite(
             f"product {sku} was changed meanwhile",
@@ -837,7 +844,7 @@ def delete_product(sku: str, *, expected_version: int | None = None) -> None:
     product.delete()
 
 
-def bulk_upsert(items: Iterable[Any], *, batch_size: int = BATCH) -> Iterator[dict]:
+def bulk_upsert(items: Iterable[Any], *, batch_size: int = BATCH, user=None) -> Iterator[dict]:
     """Create or update many products; yields one status line per item, in input order.
 
     Items are validated one by one; the valid ones of a batch are written together, so a bad
@@ -848,18 +855,21 @@ def bulk_upsert(items: Iterable[Any], *, batch_size: int = BATCH) -> Iterator[di
     # The structure is read once per call: with 1,000 attributes reading it costs as much as
     # writing a few hundred products, and an import does not change it while it runs.
     structure = None
+    # Who may change what is read once too: the acting editor's category trees, if scoped.
+    # (`user` for callers that consume this generator outside the request, e.g. streaming.)
+    scope = scoping.editor_scope(user)
     batch: list[tuple[int, Any]] = []
     for line, item in enumerate(items, start=1):
         batch.append((line, item))
         if len(batch) >= batch_size:
             structure = structure or v.Structure.load()
-            yield from _upsert_batch(batch, structure)
+            yield from _upsert_batch(batch, structure, scope)
             batch = []
     if batch:
-        yield from _upsert_batch(batch, structure or v.Structure.load())
+        yield from _upsert_batch(batch, structure or v.Structure.load(), scope)
 
 
-def _upsert_batch(batch: list[tuple[int, Any]], structure: v.Structure) -> list[dict]:
+def _upsert_batch(batch: list[tuple[int, Any]], structure: v.Structure, scope=None) -> list[dict]:
     results: dict[int, dict] = {}
     dicts = [item for _, item in batch if isinstance(item, dict)]
     with transaction.atomic():
@@ -911,6 +921,13 @@ def _upsert_batch(batch: list[tuple[int, Any]], structure: v.Structure) -> list[
             ):
                 results[line] = _status(line, p.product.sku, "unchanged")
                 prepared.remove((line, p))
+        # Out of the editor's category trees (unchanged items above are no write): refused
+        # per item, the rest of the batch goes on.
+        refused = scoping.out_of_scope_products(scope, [p for _, p in prepared])
+        for line, p in list(prepared):
+            if p.product.sku in refused:
+                results[line] = _status(line, p.product.sku, "forbidden", refused[p.product.sku])
+                prepared.remove((line, p))
         try:
             with transaction.atomic():
                 apply_batch([p for _, p in prepared], structure, action_label="bulk_upsert")
@@ -931,6 +948,8 @@ def _upsert_batch(batch: list[tuple[int, Any]], structure: v.Structure) -> list[
                     results[line] = _status(line, p.product.sku, "error", exc.message, exc.details)
                 except IntegrityError as exc:
                     results[line] = _status(line, p.product.sku, "error", f"not saved: {exc}")
+        # Crash tests kill the process here, before the commit: none of the batch is kept.
+        faults.point("catalog.batch_before_commit")
     return [results[line] for line, _ in batch]
 
 
@@ -1001,6 +1020,7 @@ def restore_version(sku: str, version: int, *, expected_version: int | None = No
     product = Product.objects.select_for_update().filter(sku=sku).first()
     if product is None:
         raise NotFound(f"no product with SKU {sku!r}")
+    scoping.check_product(product)
     if not 1 <= version < product.version:
         raise InvalidInput(
             f"{sku} has versions 1 to {product.version}; cannot restore {version}",
@@ -1035,6 +1055,7 @@ def restore_version(sku: str, version: int, *, expected_version: int | None = No
         _raise(errors, f"version {version} of {sku} cannot be restored under today's structure")
     if categories is not None:
         prepared.categories = categories
+    scoping.check_products([prepared])
     prepared.action = "restore"
     prepared.changes.insert(0, {"field": "restored_version", "old": None, "new": version})
     apply_batch([prepared], structure, action_label="restore")
@@ -1170,6 +1191,7 @@ def save_model(data: dict, *, expected_version: int | None = None, create: bool)
             )
             if model is None:
                 raise NotFound(f"no product model {code!r}")
+            scoping.check_model(model, None)
             if expected_version is not None and model.version != expected_version:
                 raise StaleWrite(
                     f"product model {code} was changed meanwhile",
@@ -1218,6 +1240,7 @@ def save_model(data: dict, *, expected_version: int | None = None, create: bool)
         )
         if errors:
             _raise(errors, f"product model {code} not saved")
+        scoping.check_model(model, categories)
         if axes:
             key = _axis_key(new_values, axes)
             for other, vals in (
@@ -1236,6 +1259,13 @@ def save_model(data: dict, *, expected_version: int | None = None, create: bool)
                         ],
                     )
         changes = v.diff(old_values, new_values)
+        if not create and categories is not None:
+            # A change of categories alone is a change too: it gets a version (so a
+            # concurrent edit based on the earlier one is refused) and a history entry.
+            old_codes = sorted(model.categories.values_list("code", flat=True))
+            new_codes = sorted(set(data["categories"]))
+            if old_codes != new_codes:
+                changes = [*changes, {"field": "categories", "old": old_codes, "new": new_codes}]
         model.values = new_values
         if create:
             model.save()

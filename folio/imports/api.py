@@ -23,7 +23,7 @@ from folio.api import Pagination
 from folio.errors import InvalidInput, NotFound
 from folio.imports import exporter, services
 from folio.imports.models import ColumnMapping, ImportProblem
-from folio.versioning import expected_version, patch_and_version
+from folio.versioning import expected_version, patch_and_version, shows_current
 
 router = Router(tags=["imports"])
 IF_MATCH = Header(None, alias="If-Match", description='The ETag of the version you edited: W/"3"')
@@ -102,6 +102,7 @@ def get_mapping(request, name: str, response: HttpResponse):
     response=MappingOut,
     summary="Change a mapping (send the version you read, or If-Match; 409 when stale)",
 )
+@shows_current(get_mapping)
 def update_mapping(
     request,
     name: str,
@@ -109,15 +110,15 @@ def update_mapping(
     response: HttpResponse,
     if_match: str | None = IF_MATCH,
 ):
-    # Saving mappings is part of importing: whoever imports keeps their mappings in shape.
-    require(request.user, "imports.add_columnmapping")
+    require(request.user, "imports.change_columnmapping")
     changes, version = patch_and_version(payload, if_match)
     return _etag(services.update_mapping(name, expected_version=version, **changes), response)
 
 
 @router.delete("/imports/mappings/{name}", response={204: None}, summary="Delete a mapping")
+@shows_current(get_mapping)
 def delete_mapping(request, name: str, version: int | None = None, if_match: str | None = IF_MATCH):
-    require(request.user, "imports.add_columnmapping")
+    require(request.user, "imports.delete_columnmapping")
     services.delete_mapping(name, expected_version=expected_version(version, if_match))
     return Status(204, None)
 

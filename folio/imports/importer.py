@@ -33,6 +33,7 @@ from itertools import islice
 
 from django.db import transaction
 
+from folio import faults
 from folio.catalog import services as catalog
 from folio.catalog import values as v
 from folio.catalog.models import Association, Product, ProductModel
@@ -589,6 +590,7 @@ class Importer:
         for result in catalog.bulk_upsert(items()):
             row = inflight.pop(result["line"])
             self._product_result(row, result, plan, file, counts, finder)
+            faults.point("import.row_committed")
             ticks[0] += 1
             if ticks[0] >= 100:
                 yield ticks[0]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone
 
 from folio.accounts import audit
@@ -22,10 +23,17 @@ from folio.imports import exporter, transforms
 from folio.imports.columns import FIELDS, TARGETS
 from folio.imports.importer import Importer
 from folio.imports.limits import limit
-from folio.imports.models import ColumnMapping, ExportRun, ImportProblem, ImportRun
+from folio.imports.models import ColumnMapping, ExportRun, ImportProblem, ImportRun, Run
 from folio.imports.sources import KINDS, open_source
 from folio.jobs.models import Job
-from folio.jobs.services import JobCancelled, JobContext, job, start_job
+from folio.jobs.services import (
+    JobCancelled,
+    JobContext,
+    job,
+    job_died,
+    start_job,
+    this_process_as_worker,
+)
 from folio.versioning import save_versioned
 
 log = logging.getLogger("folio.imports")
@@ -288,7 +296,41 @@ def prune_runs(days: int | None = None) -> dict:
             files += 1
     exports, _ = ExportRun.objects.filter(created_at__lt=cutoff).delete()
     imports, _ = ImportRun.objects.filter(created_at__lt=cutoff).delete()
-    return {"import_runs": imports, "export_runs": exports, "export_files": files}
+    return {
+        "import_runs": imports,
+        "export_runs": exports,
+        "export_files": files,
+        "left_by_dead_processes": _sweep_leftovers(),
+    }
+
+
+def _sweep_leftovers() -> int:
+    """Folders no run names, untouched for FOLIO_STALE_FILE_GRACE: an export killed while
+    writing its file (its run records the path only at the end), an upload whose process died
+    before its run was committed. (A run that is reaped deletes its own upload.)"""
+    named = {
+        Path(p).parent.name
+        for p in ExportRun.objects.exclude(path="").values_list("path", flat=True)
+    } | {
+        Path(p).parent.name
+        for p in ImportRun.objects.exclude(staged_path="").values_list("staged_path", flat=True)
+    }
+    cutoff = time.time() - settings.STALE_FILE_GRACE
+    swept = 0
+    for parent in (exports_dir(), staging_dir()):
+        for folder in parent.iterdir():
+            if not folder.is_dir() or folder.name in named:
+                continue
+            try:
+                touched = max(
+                    [folder.stat().st_mtime, *(f.stat().st_mtime for f in folder.iterdir())]
+                )
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            if touched < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                swept += 1
+    return swept
 
 
 def create_run(
@@ -392,7 +434,13 @@ def steps(run: ImportRun, *, ctx: JobContext | None = None, path: str | None = N
                 # A run in one transaction must not write (its rows would be rolled back
                 # with it, and it would hold the job row's lock); it shows figures at the end.
                 if not importer.single_transaction:
-                    ctx.flush()
+                    # Every ~100 rows (one small UPDATE): if the process is killed, the job
+                    # still says how far it got and which rows were wrong up to there.
+                    if len(ctx.job.errors) < Job.MAX_KEPT_ERRORS:
+                        ctx.job.errors = _job_errors(importer.report.problems)
+                    ctx.job.progress_total = max(ctx.job.progress_total or 0, done)
+                    ctx.record_progress()
+                    ctx.flush()  # every half second: notices a cancellation
         _finish(run, importer, started, ctx=ctx)
     except JobCancelled:
         _finish(run, importer, started, ctx=ctx, failed="cancelled on request")
@@ -414,9 +462,11 @@ def steps(run: ImportRun, *, ctx: JobContext | None = None, path: str | None = N
             shutil.rmtree(Path(run.staged_path).parent, ignore_errors=True)
 
 
-def inline_job(label: str, kind_func, params: dict, user) -> Job:
-    """A Job row for work the CLI does in its own process, so the API shows it too (the
-    reaper leaves "inline" jobs alone; no worker picks it up)."""
+def inline_job(label: str, kind_func, params: dict, user, *, reports_progress=True) -> Job:
+    """A Job row for work the CLI does in its own process, so the API shows it too; no
+    worker picks it up. Its progress reports carry this process's heartbeat, so the reaper
+    fails it if the process is killed. Work that reports nothing until it ends (a run in one
+    transaction) is left "inline": the reaper cannot tell it from a dead one, and leaves it."""
     return Job.objects.create(
         kind=kind_func.job_name,
         label=label[:300],
@@ -426,7 +476,7 @@ def inline_job(label: str, kind_func, params: dict, user) -> Job:
         started_at=timezone.now(),
         attempts=1,
         max_attempts=1,
-        worker_id="inline",
+        worker_id=this_process_as_worker() if reports_progress else "inline",
     )
 
 
@@ -511,15 +561,7 @@ def _finish(
         ]
     )
     if ctx is not None:
-        ctx.job.errors = [
-            {
-                "item": p["code"] or p["file"],
-                "message": p["reason"],
-                **{k: p[k] for k in ("file", "row", "column", "value") if p[k] not in ("", None)},
-            }
-            for p in problems[: Job.MAX_KEPT_ERRORS]
-            if p["severity"] == "error"
-        ]
+        ctx.job.errors = _job_errors(problems)
         ctx.job.progress_total = max(ctx.job.progress_total or 0, ctx.job.progress_done)
     audit.record(
         "import.dry_run" if run.dry_run else "import.run",
@@ -530,6 +572,82 @@ def _finish(
             "problems": run.problem_count,
             "rolled_back": bool(report and report.rolled_back),
         },
+    )
+
+
+def _job_errors(problems: list[dict]) -> list[dict]:
+    """The import's errors as the job shows them (the first Job.MAX_KEPT_ERRORS)."""
+    return [
+        {
+            "item": p["code"] or p["file"],
+            "message": p["reason"],
+            **{k: p[k] for k in ("file", "row", "column", "value") if p[k] not in ("", None)},
+        }
+        for p in problems
+        if p["severity"] == "error"
+    ][: Job.MAX_KEPT_ERRORS]
+
+
+@receiver(job_died)
+def _fail_runs_of_dead_job(sender, job: Job, retrying: bool, **kwargs) -> None:
+    """The process running an import or export was killed: its run is marked failed with
+    what the job had recorded so far, and the uploaded copy it was reading is deleted.
+    Rows written before are kept (each batch is committed whole or not at all) and running
+    the import again is safe: rows already written come out unchanged."""
+    if retrying:
+        return  # the next attempt runs the same run again
+    cut = job.items_ok + job.items_failed
+    unfinished = [Run.Status.PENDING, Run.Status.RUNNING]
+    for run in ImportRun.objects.filter(job=job, status__in=unfinished):
+        kept = (
+            "nothing was written (it ran as one transaction)"
+            if run.dry_run or run.all_or_nothing
+            else "the rows imported before are kept"
+        )
+        message = (
+            f"interrupted: the process running it died after {job.progress_done} row(s) "
+            f"({job.items_ok} imported, {job.items_failed} skipped); {kept}; "
+            "run the import again to finish it"
+        )
+        problems = [
+            ImportProblem(
+                run=run,
+                file=e.get("file", "")[:500],
+                row=e.get("row"),
+                column=str(e.get("column", ""))[:300],
+                value=str(e.get("value", ""))[:300],
+                code=e.get("item", "")[:200] if e.get("item") != e.get("file") else "",
+                reason=e["message"],
+            )
+            for e in job.errors
+        ]
+        problems.append(ImportProblem(run=run, reason=message))
+        with transaction.atomic():
+            ImportProblem.objects.filter(run=run).delete()
+            ImportProblem.objects.bulk_create(problems, batch_size=1000)
+            ImportRun.objects.filter(pk=run.pk).update(
+                status=Run.Status.FAILED,
+                finished_at=timezone.now(),
+                message=message[:2000],
+                problem_count=len(problems),
+                written=cut > 0 and not run.dry_run and not run.all_or_nothing,
+                counts={
+                    "totals": {
+                        "rows": job.progress_done,
+                        "imported": job.items_ok,
+                        "skipped": job.items_failed,
+                    },
+                    "interrupted": True,
+                },
+            )
+        if run.staged_path:
+            staged = Path(run.staged_path)
+            if staged.parent.resolve().is_relative_to(staging_dir().resolve()):
+                shutil.rmtree(staged.parent, ignore_errors=True)
+    ExportRun.objects.filter(job=job, status__in=unfinished).update(
+        status=Run.Status.FAILED,
+        finished_at=timezone.now(),
+        message="interrupted: the process writing the export died; start it again",
     )
 
 

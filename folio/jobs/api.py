@@ -1,13 +1,15 @@
 from datetime import datetime
 from uuid import UUID
 
+from django.http import HttpResponse
 from ninja import Header, Router, Schema
 from ninja.pagination import paginate
 
+from folio.accounts.services import require
 from folio.api import Pagination
 from folio.jobs import services
 from folio.jobs.models import Job, Schedule
-from folio.versioning import patch_and_version
+from folio.versioning import patch_and_version, shows_current
 
 router = Router(tags=["jobs"])
 
@@ -92,7 +94,17 @@ def cancel_job(request, job_id: UUID):
 
 @router.get("/schedules", response=list[ScheduleOut], summary="Recurring jobs")
 def list_schedules(request):
+    # What runs when (and with which parameters) is for those who may see every job.
+    require(request.user, "jobs.view_job")
     return Schedule.objects.all()
+
+
+@router.get("/schedules/{name}", response=ScheduleOut, summary="One recurring job (ETag: version)")
+def get_schedule(request, name: str, response: HttpResponse):
+    require(request.user, "jobs.view_job")
+    schedule = services.get_schedule(name)
+    response["ETag"] = schedule.etag
+    return schedule
 
 
 @router.patch(
@@ -100,14 +112,18 @@ def list_schedules(request):
     response=ScheduleOut,
     summary="Change a schedule; send its version (body or If-Match) to avoid lost updates",
 )
+@shows_current(get_schedule)
 def update_schedule(
     request,
     name: str,
     payload: SchedulePatch,
+    response: HttpResponse,
     if_match: str | None = Header(None, alias="If-Match"),
 ):
     from folio.accounts.services import require
 
     require(request.user, "jobs.change_schedule")
     changes, version = patch_and_version(payload, if_match)
-    return services.update_schedule(name, expected_version=version, **changes)
+    schedule = services.update_schedule(name, expected_version=version, **changes)
+    response["ETag"] = schedule.etag
+    return schedule

@@ -9,6 +9,8 @@ Redis queue when scaled out) runs the same code.
 import contextlib
 import datetime
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,12 +19,15 @@ from cronsim import CronSim, CronSimError
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 from django.utils.module_loading import import_string
 
 from folio.accounts import audit
 from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from folio.jobs.models import Job, Schedule, Worker
+from folio.monitoring import metrics
 from folio.versioning import save_versioned
 
 log = logging.getLogger("folio.jobs")
@@ -39,18 +44,38 @@ class JobSpec:
     func: Callable
     max_attempts: int
     schedulable: bool
+    timeout: int | None = None  # seconds; None: settings.JOB_TIMEOUT
+    retry_errors: bool = False  # also retry attempts that raised, not only dead workers' ones
 
 
 REGISTRY: dict[str, JobSpec] = {}
 
+# Sent by the reaper (on commit) for each job whose worker died mid-way, with `job` and
+# `retrying` (True: queued again; False: marked failed). The app that owns the job's records
+# (an import run, a publication) marks them failed too and removes what the dead process
+# left half-done, so that nothing stays "running" forever.
+job_died = Signal()
 
-def job(label: str, *, max_attempts: int = 1, schedulable: bool = False):
+
+def job(
+    label: str,
+    *,
+    max_attempts: int = 1,
+    schedulable: bool = False,
+    timeout: int | None = None,
+    retry_errors: bool = False,
+):
     """Declare a background job. `max_attempts` > 1 only for jobs that are safe to re-run
-    from the start after a worker died mid-way (they must be idempotent)."""
+    from the start after a worker died mid-way (they must be idempotent); with `retry_errors`
+    an attempt that raised is retried too, after FOLIO_JOB_RETRY_DELAY (doubling) — for
+    errors that pass (a supplier's server down), not for bad input, which fails the same way
+    every time. `timeout` (seconds) overrides FOLIO_JOB_TIMEOUT; RQ workers enforce it."""
 
     def register(func):
         name = f"{func.__module__}.{func.__qualname__}"
-        REGISTRY[name] = JobSpec(name, label, func, max_attempts, schedulable)
+        REGISTRY[name] = JobSpec(
+            name, label, func, max_attempts, schedulable, timeout, retry_errors
+        )
         func.job_name = name
         return func
 
@@ -67,6 +92,15 @@ def get_spec(name: str) -> JobSpec:
     return REGISTRY[name]
 
 
+def timeout_for(kind: str) -> int:
+    """The time limit of a job kind, in seconds."""
+    try:
+        spec = get_spec(kind)
+    except NotFound:
+        return settings.JOB_TIMEOUT
+    return spec.timeout or settings.JOB_TIMEOUT
+
+
 class JobContext:
     """Handed to a running job: report progress and per-item errors, notice cancellation."""
 
@@ -75,6 +109,7 @@ class JobContext:
     def __init__(self, job_row: Job):
         self.job = job_row
         self._last_flush = 0.0
+        self._last_beat = time.monotonic()
 
     def set_total(self, total: int) -> None:
         self.job.progress_total = total
@@ -98,6 +133,14 @@ class JobContext:
         if not force and now - self._last_flush < self.FLUSH_EVERY:
             return
         self._last_flush = now
+        self.record_progress()
+        if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
+            raise JobCancelled()
+
+    def record_progress(self) -> None:
+        """Write the counts and errors so far, now. Called inside the transaction that commits
+        a batch of the job's work, so that the job's report says exactly what was committed
+        even if the process is killed the next moment."""
         Job.objects.filter(pk=self.job.pk).update(
             progress_done=self.job.progress_done,
             progress_total=self.job.progress_total,
@@ -105,8 +148,12 @@ class JobContext:
             items_failed=self.job.items_failed,
             errors=self.job.errors,
         )
-        if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
-            raise JobCancelled()
+        if self.job.worker_id and self.job.worker_id == _this_process:
+            # A command running its job itself beats as it goes (see this_process_as_worker).
+            now = time.monotonic()
+            if now - self._last_beat >= settings.JOB_HEARTBEAT_SECONDS:
+                self._last_beat = now
+                heartbeat(self.job.worker_id, socket.gethostname(), os.getpid())
 
 
 def start_job(func_or_name, *, label: str | None = None, user=None, schedule=None, **params) -> Job:
@@ -121,23 +168,30 @@ def start_job(func_or_name, *, label: str | None = None, user=None, schedule=Non
         schedule=schedule,
         max_attempts=spec.max_attempts,
     )
+    if row.created_by_id:
+        # What a person sets going (an import, an export, a re-render…) is a write of theirs;
+        # jobs the scheduler or another job starts are in the jobs list, not the audit log.
+        audit.record("job.start", row, summary=row.label, changes={"kind": spec.name})
     transaction.on_commit(lambda: _enqueue(row.pk))
     return row
 
 
-def _enqueue(job_id) -> None:
+def _enqueue(job_id, delay: float = 0) -> None:
     from folio.jobs.tasks import run_job
 
-    result = run_job.enqueue(str(job_id))
+    task = run_job
+    if delay > 0 and run_job.get_backend().supports_defer:
+        task = run_job.using(run_after=timezone.now() + datetime.timedelta(seconds=delay))
+    result = task.enqueue(str(job_id))
     Job.objects.filter(pk=job_id, task_result_id="").update(task_result_id=str(result.id))
 
 
-def execute(job_id: str, worker_id: str) -> None:
-    """Run one job in this process (called by the `run_job` task)."""
+def execute(job_id: str, worker_id: str) -> str | None:
+    """Run one job in this process (called by the `run_job` task); returns its new status."""
     with transaction.atomic():
         row = Job.objects.select_for_update().filter(pk=job_id).first()
         if row is None or row.is_finished:
-            return  # cancelled (or pruned) before a worker got to it
+            return None  # cancelled (or pruned) before a worker got to it
         row.status = Job.Status.RUNNING
         row.started_at = row.started_at or timezone.now()
         row.attempts += 1
@@ -170,12 +224,54 @@ def execute(job_id: str, worker_id: str) -> None:
         _finish(row, Job.Status.CANCELLED, message="cancelled on request")
     except Exception as exc:  # the job failed as a whole; record why, the worker goes on
         log.exception("job %s (%s) failed", row.pk, row.kind)
-        _finish(row, Job.Status.FAILED, message=f"{type(exc).__name__}: {exc}"[:2000])
+        message = f"{type(exc).__name__}: {exc}"[:2000]
+        if _is_timeout(exc):
+            # Interrupted anywhere, perhaps mid-query: start over on a fresh connection.
+            from django.db import connection
+
+            connection.close()
+            message = f"timed out: still running after its limit of {timeout_for(row.kind)} s"
+        elif spec.retry_errors and row.attempts < row.max_attempts and not _cancel_requested(row):
+            # Such jobs are idempotent: start over after a pause that doubles each time.
+            delay = settings.JOB_RETRY_DELAY * 2 ** (row.attempts - 1)
+            _retry(row, f"attempt {row.attempts} of {row.max_attempts} failed: {message}", delay)
+            return Job.Status.QUEUED
+        _finish(row, Job.Status.FAILED, message=message)
+        return Job.Status.FAILED
     else:
         _finish(row, Job.Status.SUCCEEDED, result=result)
+    return row.status
+
+
+def _is_timeout(exc: Exception) -> bool:
+    try:
+        from rq.timeouts import JobTimeoutException
+    except ImportError:  # pragma: no cover - rq is a dependency
+        return False
+    return isinstance(exc, JobTimeoutException)
+
+
+def _cancel_requested(row: Job) -> bool:
+    return Job.objects.filter(pk=row.pk, cancel_requested=True).exists()
+
+
+def _retry(row: Job, message: str, delay: float) -> None:
+    """Queue a failed attempt again; its counts are reset when the next attempt starts."""
+    Job.objects.filter(pk=row.pk).update(
+        status=Job.Status.QUEUED,
+        task_result_id="",
+        message=message[:2000],
+        progress_done=row.progress_done,
+        progress_total=row.progress_total,
+        items_ok=row.items_ok,
+        items_failed=row.items_failed,
+        errors=row.errors,
+    )
+    _enqueue(row.pk, delay)
 
 
 def _finish(row: Job, status: str, *, message: str = "", result=None) -> None:
+    metrics.observe_job(row.kind, status, row.started_at.timestamp() if row.started_at else None)
     row.status = status
     row.finished_at = timezone.now()
     row.message = message
@@ -231,6 +327,22 @@ def heartbeat(worker_id: str, hostname: str, pid: int) -> None:
     )
 
 
+_this_process: str | None = None
+
+
+def this_process_as_worker() -> str:
+    """A worker id for jobs this process runs itself (`folio import` and `folio export` run
+    their job in the command, not on a worker). The job's progress reports (JobContext)
+    write its heartbeat as they go, so that when the command is killed the reaper notices and
+    fails its job like a dead worker's. (No thread: the command's own loop beats.)"""
+    global _this_process
+    host, pid = socket.gethostname(), os.getpid()
+    if _this_process is None or not _this_process.startswith(f"cli-{host[:30]}-{pid}-"):
+        _this_process = f"cli-{host[:30]}-{pid}-{get_random_string(6)}"
+    heartbeat(_this_process, host, pid)
+    return _this_process
+
+
 def live_worker_ids() -> set[str]:
     cutoff = timezone.now() - datetime.timedelta(seconds=settings.JOB_WORKER_DEAD_AFTER)
     return set(Worker.objects.filter(last_seen__gte=cutoff).values_list("worker_id", flat=True))
@@ -257,6 +369,7 @@ def reap_dead_jobs() -> dict:
                 ):
                     retried += 1
                     transaction.on_commit(lambda pk=row.pk: _enqueue(pk))
+                    transaction.on_commit(lambda pk=row.pk: announce_job_died(pk, retrying=True))
             elif claimed.update(
                 status=Job.Status.FAILED,
                 finished_at=timezone.now(),
@@ -264,6 +377,7 @@ def reap_dead_jobs() -> dict:
                 "partial progress is kept, start the job again",
             ):
                 failed += 1
+                transaction.on_commit(lambda pk=row.pk: announce_job_died(pk, retrying=False))
     # The task rows of dead workers would otherwise stay "running" forever.
     orphaned = 0
     for result in DBTaskResult.objects.filter(status="RUNNING"):
@@ -272,7 +386,29 @@ def reap_dead_jobs() -> dict:
             orphaned += 1
     stale = timezone.now() - datetime.timedelta(seconds=settings.JOB_WORKER_DEAD_AFTER * 10)
     Worker.objects.filter(last_seen__lt=stale).delete()
-    return {"retried": retried, "failed": failed, "task_results_failed": orphaned}
+    reaped = {"retried": retried, "failed": failed, "task_results_failed": orphaned}
+    if settings.JOB_BACKEND == "rq":
+        from folio.jobs import fleet
+
+        reaped |= fleet.reconcile()
+    return reaped
+
+
+def announce_job_died(job_id, *, retrying: bool) -> None:
+    """Send job_died for a job just queued again or failed because its process died (the
+    reaper calls it on commit; so should any other code that reaps, e.g. the RQ fleet's)."""
+    row = Job.objects.filter(pk=job_id).first()
+    if row is None:
+        return
+    for receiver, outcome in job_died.send_robust(sender=Job, job=row, retrying=retrying):
+        if isinstance(outcome, Exception):  # the next reaper run cannot retry it; say so
+            log.error(
+                "cleaning up after dead job %s (%s) failed in %s",
+                job_id,
+                row.kind,
+                getattr(receiver, "__qualname__", receiver),
+                exc_info=outcome,
+            )
 
 
 def prune_finished(days: int | None = None) -> dict:
@@ -337,10 +473,15 @@ def schedule_snapshot(s: Schedule) -> dict:
 
 
 @transaction.atomic
-def update_schedule(name: str, *, expected_version: int | None, **changes) -> Schedule:
+def get_schedule(name: str) -> Schedule:
     schedule = Schedule.objects.filter(name=name).first()
     if schedule is None:
-        raise NotFound(f"no schedule named {name!r}")
+        raise NotFound(f"no schedule named {name!r}", details={"schedule": name})
+    return schedule
+
+
+def update_schedule(name: str, *, expected_version: int | None, **changes) -> Schedule:
+    schedule = get_schedule(name)
     before = schedule_snapshot(schedule)
     allowed = {"enabled", "every_seconds", "cron", "params", "description"}
     unknown = set(changes) - allowed

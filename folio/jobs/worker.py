@@ -5,17 +5,16 @@ import os
 import socket
 import threading
 
+from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils.crypto import get_random_string
 from django_tasks_db.management.commands.db_worker import Worker as DatabaseWorker
 
 from folio.jobs import services
 
-HEARTBEAT_SECONDS = 10
-
 
 class Worker(DatabaseWorker):
-    def __init__(self, *, heartbeat_seconds: float = HEARTBEAT_SECONDS, **kwargs):
+    def __init__(self, *, heartbeat_seconds: float | None = None, **kwargs):
         kwargs.setdefault(
             "worker_id", f"{socket.gethostname()[:30]}-{os.getpid()}-{get_random_string(6)}"
         )
@@ -27,7 +26,7 @@ class Worker(DatabaseWorker):
         kwargs.setdefault("startup_delay", False)
         kwargs.setdefault("max_tasks", None)
         super().__init__(**kwargs)
-        self.heartbeat_seconds = heartbeat_seconds
+        self.heartbeat_seconds = heartbeat_seconds or settings.JOB_HEARTBEAT_SECONDS
         self._stop = threading.Event()
 
     def beat(self) -> None:

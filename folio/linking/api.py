@@ -6,14 +6,27 @@ they never collide with the catalog's /products/{sku} routes; this router is mou
 
 from typing import Any
 
-from ninja import Query, Router, Schema, Status
+from django.http import HttpResponse
+from ninja import Header, Query, Router, Schema, Status
 
 from folio.accounts.services import require
 from folio.linking import autolink, services
 from folio.linking import completeness as media_completeness
 from folio.linking.models import MediaRequirement
+from folio.versioning import expected_version
 
 router = Router(tags=["linking"])
+
+# Concurrent edits: every product and product model has one version for the links it owns
+# (linking.models.LinkSet). GET …/links answers it as the ETag; each link write may name it
+# (`version` in the body, or If-Match) and answers 409 with the current links when they
+# changed since. Writes answer the new version as ETag (and `links_version`).
+IF_MATCH = Header(None, alias="If-Match",
+                  description='The links version (ETag of GET …/links) you edited: W/"3"')
+
+
+def _etag(response: HttpResponse, version: int) -> None:
+    response["ETag"] = f'W/"{version}"'
 
 
 class LinkIn(Schema):
@@ -22,6 +35,7 @@ class LinkIn(Schema):
     position: int | None = None
     locale: str = ""
     channel: str | None = None
+    version: int | None = None  # the owner's links version you saw (or If-Match)
 
 
 class LinkOut(Schema):
@@ -34,6 +48,7 @@ class LinkOut(Schema):
     locale: str
     channel: str | None
     source: str
+    links_version: int | None = None  # the owner's links version after this write
 
     @staticmethod
     def resolve_product(obj):
@@ -50,6 +65,7 @@ class LinkOut(Schema):
 
 class PositionIn(Schema):
     position: int
+    version: int | None = None
 
 
 class ReorderIn(Schema):
@@ -57,10 +73,12 @@ class ReorderIn(Schema):
     asset_ids: list[int]
     locale: str = ""
     channel: str | None = None
+    version: int | None = None
 
 
 class ReplaceIn(Schema):
     new_asset_id: int
+    version: int | None = None
 
 
 class ReplaceEverywhereIn(Schema):
@@ -77,61 +95,99 @@ class ResolvedQuery(Schema):
     channel: str | None = None
 
 
-def _link(request, target, payload: LinkIn):
-    return services.link(target, payload.asset_id, payload.role, position=payload.position,
-                         locale=payload.locale, channel=payload.channel, user=request.user)
+def _link(request, target, payload: LinkIn, if_match, response: HttpResponse):
+    new = services.link(target, payload.asset_id, payload.role, position=payload.position,
+                        locale=payload.locale, channel=payload.channel, user=request.user,
+                        expected_version=expected_version(payload.version, if_match))
+    _etag(response, new.links_version)
+    return new
 
 
 @router.post("/catalog/products/{sku}/links", response={201: LinkOut},
-             summary="Link an asset to a product in a role (position omitted = append)")
-def link_product(request, sku: str, payload: LinkIn):
+             summary="Link an asset to a product in a role (position omitted = append); "
+                     "send the links version (body or If-Match) to refuse a stale write")
+def link_product(request, sku: str, payload: LinkIn, response: HttpResponse,
+                 if_match: str | None = IF_MATCH):
     require(request.user, "linking.add_link")
-    return Status(201, _link(request, services.resolve_target_product(sku), payload))
+    target = services.resolve_target_product(sku)
+    return Status(201, _link(request, target, payload, if_match, response))
 
 
 @router.post("/catalog/product-models/{code}/links", response={201: LinkOut},
              summary="Link an asset to a product model; its variants inherit it per role")
-def link_model(request, code: str, payload: LinkIn):
+def link_model(request, code: str, payload: LinkIn, response: HttpResponse,
+               if_match: str | None = IF_MATCH):
     require(request.user, "linking.add_link")
-    return Status(201, _link(request, services.resolve_target_model(code), payload))
+    target = services.resolve_target_model(code)
+    return Status(201, _link(request, target, payload, if_match, response))
 
 
 @router.get("/catalog/products/{sku}/links", response=dict[str, list[dict[str, Any]]],
             summary="The links that apply to a product per role, inheritance resolved; each "
-                    "names its origin (self or a model code)")
-def resolved_links(request, sku: str, filters: Query[ResolvedQuery]):
+                    "names its origin (self or a model code). ETag: the version of the links "
+                    "the product owns")
+def resolved_links(request, sku: str, filters: Query[ResolvedQuery], response: HttpResponse):
     require(request.user, "linking.view_link")
-    return services.links_for(services.resolve_target_product(sku), locale=filters.locale,
-                              channel=filters.channel)
+    product = services.resolve_target_product(sku)
+    _etag(response, services.links_version(product))
+    return services.links_for(product, locale=filters.locale, channel=filters.channel)
+
+
+@router.get("/catalog/product-models/{code}/links", response=dict[str, list[dict[str, Any]]],
+            summary="The links that apply to a product model per role (a sub-model inherits "
+                    "its root's). ETag: the version of the links the model owns")
+def model_links(request, code: str, filters: Query[ResolvedQuery], response: HttpResponse):
+    require(request.user, "linking.view_link")
+    model = services.resolve_target_model(code)
+    _etag(response, services.links_version(model))
+    return services.links_for(model, locale=filters.locale, channel=filters.channel)
 
 
 @router.post("/catalog/products/{sku}/links/reorder", response=list[LinkOut],
-             summary="Order the links of one role/locale/channel")
-def reorder(request, sku: str, payload: ReorderIn):
+             summary="Order the links of one role/locale/channel (send the links version)")
+def reorder(request, sku: str, payload: ReorderIn, response: HttpResponse,
+            if_match: str | None = IF_MATCH):
     require(request.user, "linking.change_link")
-    return services.reorder(services.resolve_target_product(sku), payload.role,
-                            payload.asset_ids, locale=payload.locale, channel=payload.channel,
-                            user=request.user)
+    ordered = services.reorder(services.resolve_target_product(sku), payload.role,
+                               payload.asset_ids, locale=payload.locale,
+                               channel=payload.channel, user=request.user,
+                               expected_version=expected_version(payload.version, if_match))
+    if ordered:
+        _etag(response, ordered[0].links_version)
+    return ordered
 
 
-@router.delete("/links/{int:link_id}", response={204: None}, summary="Remove a link")
-def unlink(request, link_id: int):
+@router.delete("/links/{int:link_id}", response={204: None},
+               summary="Remove a link (version or If-Match: its owner's links version)")
+def unlink(request, link_id: int, response: HttpResponse, version: int | None = None,
+           if_match: str | None = IF_MATCH):
     require(request.user, "linking.delete_link")
-    services.unlink(link_id, user=request.user)
+    new_version = services.unlink(link_id, user=request.user,
+                                  expected_version=expected_version(version, if_match))
+    _etag(response, new_version)
     return Status(204, None)
 
 
-@router.patch("/links/{int:link_id}", response=LinkOut, summary="Move a link to a position")
-def move(request, link_id: int, payload: PositionIn):
+@router.patch("/links/{int:link_id}", response=LinkOut,
+              summary="Move a link to a position (send its owner's links version)")
+def move(request, link_id: int, payload: PositionIn, response: HttpResponse,
+         if_match: str | None = IF_MATCH):
     require(request.user, "linking.change_link")
-    return services.move(link_id, payload.position, user=request.user)
+    moved = services.move(link_id, payload.position, user=request.user,
+                          expected_version=expected_version(payload.version, if_match))
+    _etag(response, moved.links_version)
+    return moved
 
 
 @router.post("/links/{int:link_id}/replace", response=LinkOut,
-             summary="Show another asset in the same place")
-def replace(request, link_id: int, payload: ReplaceIn):
+             summary="Show another asset in the same place (send its owner's links version)")
+def replace(request, link_id: int, payload: ReplaceIn, response: HttpResponse,
+            if_match: str | None = IF_MATCH):
     require(request.user, "linking.change_link")
-    return services.replace(link_id, payload.new_asset_id, user=request.user)
+    replaced = services.replace(link_id, payload.new_asset_id, user=request.user,
+                                expected_version=expected_version(payload.version, if_match))
+    _etag(response, replaced.links_version)
+    return replaced
 
 
 @router.get("/assets/{int:asset_id}/where-used", response=dict[str, Any],

@@ -234,6 +234,7 @@ def _write(plans: list, user, report: dict) -> None:
         if not new:
             return
         Link.objects.bulk_create(new)
+        services._bump_many([lk.product_id for lk in new], [lk.product_model_id for lk in new])
         # bulk_create sets primary keys on PostgreSQL and SQLite ≥ 3.35; fetch them otherwise
         if any(lk.pk is None for lk in new):
             ids = dict(Link.objects.filter(asset_id__in=[lk.asset_id for lk in new],

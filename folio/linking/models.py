@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from folio.versioning import VersionedModel
+
 ROLES = ("main", "gallery", "lifestyle", "swatch", "video", "manual", "certificate", "logo")
 
 
@@ -59,6 +61,33 @@ class Link(models.Model):
     def __str__(self):
         owner = f"p{self.product_id}" if self.product_id else f"m{self.product_model_id}"
         return f"{owner}:{self.role}#{self.position}→a{self.asset_id}"
+
+
+class LinkSet(VersionedModel):
+    """The version of the links one product or product model owns, as one unit.
+
+    Writes to links change more than one row (inserting at a position moves the later links;
+    a reorder renumbers the whole role), so a version per link could not tell a client that
+    the order it read is no longer the order stored. Every link write bumps its owner's
+    version instead, under a row lock that also queues concurrent link writes of one owner;
+    a write naming an older version changes nothing (409). An owner without a row is at
+    version 1. The row lives here, not on Product, because linking depends on catalog and not
+    the other way round.
+    """
+
+    product = models.OneToOneField("catalog.Product", null=True, blank=True,
+                                   on_delete=models.CASCADE, related_name="+")
+    product_model = models.OneToOneField("catalog.ProductModel", null=True, blank=True,
+                                         on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(product__isnull=False, product_model__isnull=True)
+                           | models.Q(product__isnull=True, product_model__isnull=False)),
+                name="linkset_has_one_owner",
+            ),
+        ]
 
 
 class LinkChange(models.Model):

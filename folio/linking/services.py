@@ -8,15 +8,16 @@ lists with a fixed number of queries whatever the number of links or variants.
 import re
 from collections import defaultdict
 
-from django.db import transaction
-from django.db.models import Max, Q
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Q
+from django.db.models.functions import Now
 
 from folio.accounts import audit
 from folio.assets.browse import visible_assets
 from folio.assets.models import Asset
 from folio.catalog.models import Channel, Locale, Product, ProductModel
-from folio.errors import Conflict, InvalidInput, NotFound
-from folio.linking.models import ROLES, Link, LinkChange
+from folio.errors import Conflict, InvalidInput, NotFound, StaleWrite
+from folio.linking.models import ROLES, Link, LinkChange, LinkSet
 
 ROLE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 SNAPSHOT = ("id", "product_id", "product_model_id", "asset_id", "role", "position", "locale",
@@ -141,13 +142,80 @@ def _group(link: Link):
                                role=link.role, locale=link.locale, channel_id=link.channel_id)
 
 
+# --- the links version of an owner ---------------------------------------------------------------
+
+
+def links_version(target) -> int:
+    """The version of the links a product or product model owns (1 before any link write)."""
+    owner = resolve_target(target)
+    found = LinkSet.objects.filter(**_owner_q(owner)).values_list("version", flat=True).first()
+    return found or 1
+
+
+def _set_filter(owner) -> dict:
+    return {"product": owner} if isinstance(owner, Product) else {"product_model": owner}
+
+
+def _ensure_sets(product_ids=(), model_ids=()) -> None:
+    rows = [LinkSet(product_id=i) for i in product_ids] + [
+        LinkSet(product_model_id=i) for i in model_ids]
+    # Two first writes to one owner may race to create its row; the loser's row is ignored.
+    LinkSet.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _claim(owner, expected_version: int | None) -> int:
+    """Inside a write's transaction: refuse it when the owner's links moved past
+    `expected_version`, else bump their version. The UPDATE locks the owner's row, so link
+    writes of one owner queue here (PostgreSQL; SQLite has one writer anyway)."""
+    # An editor scoped to category trees changes the links of products in them only.
+    from folio.catalog import scoping
+
+    if isinstance(owner, Product):
+        scoping.check_product(owner)
+    else:
+        scoping.check_model(owner, None)
+    where = _set_filter(owner)
+    if not LinkSet.objects.filter(**where).exists():
+        try:
+            with transaction.atomic():
+                LinkSet.objects.create(**where)
+        except IntegrityError:
+            pass  # created meanwhile by a concurrent first write
+    qs = LinkSet.objects.filter(**where)
+    if expected_version is not None:
+        qs = qs.filter(version=expected_version)
+    if qs.update(version=F("version") + 1, updated_at=Now()) == 0:
+        current = links_version(owner)
+        raise StaleWrite(
+            f"the links of {owner} were changed by someone else (you saw version "
+            f"{expected_version}, they are now at {current}); reload them and try again",
+            details={"current_version": current, "current": links_for(owner)},
+        )
+    return LinkSet.objects.filter(**where).values_list("version", flat=True).get()
+
+
+def _bump_many(product_ids, model_ids) -> None:
+    """Bump the links version of every owner a bulk write touched (no version named)."""
+    product_ids, model_ids = set(product_ids) - {None}, set(model_ids) - {None}
+    _ensure_sets(product_ids, model_ids)
+    LinkSet.objects.filter(
+        Q(product_id__in=product_ids) | Q(product_model_id__in=model_ids)
+    ).update(version=F("version") + 1, updated_at=Now())
+
+
+def _owner_of(link: Link):
+    return link.product if link.product_id else link.product_model
+
+
 # --- writes -------------------------------------------------------------------------------------
 
 
 def link(target, asset_id: int, role: str, *, position: int | None = None, locale: str = "",
-         channel=None, user=None, source: str = "manual") -> Link:
+         channel=None, user=None, source: str = "manual",
+         expected_version: int | None = None) -> Link:
     """Link an asset to a product or product model; `position` None appends, a number inserts
-    there and moves the later links of that role/locale/channel down by one."""
+    there and moves the later links of that role/locale/channel down by one. With
+    `expected_version` (the owner's links version the caller saw) a stale write is refused."""
     owner = resolve_target(target)
     _check_role(role)
     locale = _check_locale(locale)
@@ -157,6 +225,7 @@ def link(target, asset_id: int, role: str, *, position: int | None = None, local
         raise InvalidInput("position must be 1 or more", details={"position": position})
     owner_filter = _owner_q(owner)
     with transaction.atomic():
+        version = _claim(owner, expected_version)
         _refuse_duplicate(owner_filter, asset_id, role, locale, chan and chan.pk)
         group = Link.objects.select_for_update().filter(
             **owner_filter, role=role, locale=locale, channel=chan)
@@ -176,6 +245,7 @@ def link(target, asset_id: int, role: str, *, position: int | None = None, local
         ops.insert(0, {"op": "create", "link": snapshot(new)})
         _history("link", ops, user, owner=owner,
                  summary=f"linked asset {asset_id} to {owner} as {role} #{position}")
+    new.links_version = version
     return new
 
 
@@ -187,14 +257,18 @@ def _get_link(link_id: int, *, lock: bool = False) -> Link:
     return found
 
 
-def unlink(link_id: int, *, user=None) -> None:
+def unlink(link_id: int, *, user=None, expected_version: int | None = None) -> int:
+    """Remove a link; answers its owner's new links version."""
     with transaction.atomic():
-        old = _get_link(link_id, lock=True)
+        old = _get_link(link_id)
+        owner = _owner_of(old)
+        version = _claim(owner, expected_version)
+        old = _get_link(link_id, lock=True)  # still there now that the owner's row is held
         snap = snapshot(old)
         old.delete()
-        owner = old.product if old.product_id else old.product_model
         _history("unlink", [{"op": "delete", "link": snap}], user, owner=owner,
                  summary=f"unlinked asset {snap['asset_id']} ({snap['role']}) from {owner}")
+    return version
 
 
 def _renumber(ordered: list[Link]) -> list[dict]:
@@ -209,7 +283,7 @@ def _renumber(ordered: list[Link]) -> list[dict]:
 
 
 def reorder(target, role: str, asset_ids_in_order: list[int], *, locale: str = "", channel=None,
-            user=None) -> list[Link]:
+            user=None, expected_version: int | None = None) -> list[Link]:
     """Put the links of one role/locale/channel in the given order (positions 1…n); the list
     must name each linked asset exactly once."""
     owner = resolve_target(target)
@@ -217,6 +291,7 @@ def reorder(target, role: str, asset_ids_in_order: list[int], *, locale: str = "
     locale = _check_locale(locale)
     chan = _channel(channel)
     with transaction.atomic():
+        version = _claim(owner, expected_version)
         links = list(Link.objects.select_for_update().filter(
             **_owner_q(owner), role=role, locale=locale, channel=chan))
         by_asset = {lk.asset_id: lk for lk in links}
@@ -231,14 +306,17 @@ def reorder(target, role: str, asset_ids_in_order: list[int], *, locale: str = "
         ops = _renumber(ordered)
         if ops:
             _history("reorder", ops, user, owner=owner, summary=f"reordered {role} of {owner}")
+    for lk in ordered:
+        lk.links_version = version
     return ordered
 
 
-def move(link_id: int, position: int, *, user=None) -> Link:
+def move(link_id: int, position: int, *, user=None, expected_version: int | None = None) -> Link:
     """Move one link to `position` within its role/locale/channel; the others close up."""
     if not isinstance(position, int) or position < 1:
         raise InvalidInput("position must be 1 or more", details={"position": position})
     with transaction.atomic():
+        version = _claim(_owner_of(_get_link(link_id)), expected_version)
         moving = _get_link(link_id, lock=True)
         links = list(_group(moving).select_for_update().order_by("position", "id"))
         others = [lk for lk in links if lk.pk != moving.pk]
@@ -248,13 +326,17 @@ def move(link_id: int, position: int, *, user=None) -> Link:
         if ops:
             _history("reorder", ops, user, owner=owner,
                      summary=f"moved link {link_id} to #{position}")
-    return next(lk for lk in others if lk.pk == link_id)
+    moved = next(lk for lk in others if lk.pk == link_id)
+    moved.links_version = version
+    return moved
 
 
-def replace(link_id: int, new_asset_id: int, *, user=None) -> Link:
+def replace(link_id: int, new_asset_id: int, *, user=None,
+            expected_version: int | None = None) -> Link:
     """Show another asset in the same place (role, position, locale, channel)."""
     _visible_asset(new_asset_id, user)
     with transaction.atomic():
+        version = _claim(_owner_of(_get_link(link_id)), expected_version)
         current = _get_link(link_id, lock=True)
         owner_filter = {"product_id": current.product_id,
                         "product_model_id": current.product_model_id}
@@ -268,6 +350,7 @@ def replace(link_id: int, new_asset_id: int, *, user=None) -> Link:
                  user, owner=owner,
                  summary=f"replaced asset {before['asset_id']} by {new_asset_id} in link "
                          f"{link_id}")
+    current.links_version = version
     return current
 
 
@@ -304,6 +387,7 @@ def replace_everywhere(old_asset_id: int, new_asset_id: int, *, preview: bool = 
                 lk.asset_id = new_asset_id
                 ops.append({"op": "update", "before": before, "link": snapshot(lk)})
         Link.objects.bulk_update([lk for lk, a in planned if a == "replace"], ["asset"])
+        _bump_many([lk.product_id for lk, _ in planned], [lk.product_model_id for lk, _ in planned])
         change = _history("replace_all", ops, user,
                           summary=f"replaced asset {old_asset_id} by {new_asset_id} in "
                                   f"{len(ops)} links")
@@ -341,6 +425,8 @@ def undo(change_id: int, *, user=None) -> LinkChange:
                     setattr(current, f, op["before"][f])
                 current.save()
                 ops.append({"op": "update", "before": after, "link": snapshot(current)})
+        touched = [op["link"] for op in change.changes]
+        _bump_many([t["product_id"] for t in touched], [t["product_model_id"] for t in touched])
         change.undone = True
         change.save(update_fields=["undone"])
         owner = change.product or change.product_model

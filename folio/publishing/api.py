@@ -16,7 +16,7 @@ from folio.api import Pagination
 from folio.publishing import feeds as service
 from folio.publishing import history
 from folio.publishing.models import Feed
-from folio.versioning import expected_version, patch_and_version
+from folio.versioning import expected_version, patch_and_version, shows_current
 
 router = Router(tags=["publishing"])
 IF_MATCH = Header(None, alias="If-Match", description='The ETag of the version you edited: W/"3"')
@@ -152,6 +152,7 @@ def get_feed(request, response: HttpResponse, channel: str, feed: str):
     summary="Change a feed (send the version you read, or If-Match; 409 when it changed "
     "meanwhile). Objects such as mapping are replaced whole.",
 )
+@shows_current(get_feed)
 def update_feed(
     request,
     response: HttpResponse,
@@ -174,6 +175,7 @@ def update_feed(
     response={204: None},
     summary="Delete a feed with its publications and listings (If-Match: refuse if changed)",
 )
+@shows_current(get_feed)
 def delete_feed(request, channel: str, feed: str, if_match: str | None = IF_MATCH):
     require(request.user, "publishing.delete_feed")
     service.delete_feed(

@@ -16,7 +16,7 @@ from folio.publishing import events
 from folio.publishing import webhooks as service
 from folio.publishing.feeds import get_feed
 from folio.publishing.models import Webhook
-from folio.versioning import expected_version, patch_and_version
+from folio.versioning import expected_version, patch_and_version, shows_current
 
 router = Router(tags=["publishing"])
 IF_MATCH = Header(None, alias="If-Match", description='The ETag of the version you edited: W/"3"')
@@ -136,6 +136,7 @@ def get_webhook(request, response: HttpResponse, webhook_id: int):
     summary="Change a webhook's URL, events, description or active flag (send the version you "
     "read, or If-Match; 409 when it changed meanwhile)",
 )
+@shows_current(get_webhook)
 def update_webhook(
     request,
     response: HttpResponse,
@@ -145,9 +146,7 @@ def update_webhook(
 ):
     changes, version = patch_and_version(payload, if_match)
     changes = {k: v for k, v in changes.items() if v is not None}
-    hook = service.update_webhook(
-        webhook_id, changes, expected_version=version, user=request.user
-    )
+    hook = service.update_webhook(webhook_id, changes, expected_version=version, user=request.user)
     return _with_etag(hook, response)
 
 
@@ -157,8 +156,12 @@ def update_webhook(
     summary="Replace the webhook's secret (generated unless given); the new one is answered "
     "here once",
 )
+@shows_current(get_webhook)
 def rotate_secret(
-    request, response: HttpResponse, webhook_id: int, payload: RotateIn,
+    request,
+    response: HttpResponse,
+    webhook_id: int,
+    payload: RotateIn,
     if_match: str | None = IF_MATCH,
 ):
     hook, secret = service.rotate_secret(
@@ -176,6 +179,7 @@ def rotate_secret(
     response={204: None},
     summary="Delete a webhook with its delivery log (If-Match: refuse if changed)",
 )
+@shows_current(get_webhook)
 def delete_webhook(request, webhook_id: int, if_match: str | None = IF_MATCH):
     service.delete_webhook(
         webhook_id, expected_version=expected_version(None, if_match), user=request.user
@@ -230,7 +234,7 @@ def ping(request, webhook_id: int):
 # --- feed schedules ---------------------------------------------------------------------------
 
 
-class ScheduleOut(Schema):
+class FeedScheduleOut(Schema):
     channel: str
     feed: str
     name: str
@@ -258,7 +262,7 @@ def _schedule_out(feed, schedule, response: HttpResponse) -> dict:
 
 @router.get(
     "/publishing/channels/{channel}/feeds/{feed}/schedule",
-    response=ScheduleOut,
+    response=FeedScheduleOut,
     summary="When the feed is published on its own (404: not scheduled)",
 )
 def get_schedule(request, response: HttpResponse, channel: str, feed: str):
@@ -274,12 +278,17 @@ def get_schedule(request, response: HttpResponse, channel: str, feed: str):
 
 @router.put(
     "/publishing/channels/{channel}/feeds/{feed}/schedule",
-    response=ScheduleOut,
+    response=FeedScheduleOut,
     summary="Publish the feed every N seconds or on a cron expression (UTC), incremental or "
     "full; replaces its schedule (version/If-Match: refuse if changed)",
 )
+@shows_current(get_schedule)
 def put_schedule(
-    request, response: HttpResponse, channel: str, feed: str, payload: ScheduleIn,
+    request,
+    response: HttpResponse,
+    channel: str,
+    feed: str,
+    payload: ScheduleIn,
     if_match: str | None = IF_MATCH,
 ):
     require(request.user, "publishing.change_feed")
@@ -299,12 +308,20 @@ def put_schedule(
 @router.delete(
     "/publishing/channels/{channel}/feeds/{feed}/schedule",
     response={204: None},
-    summary="Stop publishing the feed on a schedule",
+    summary="Stop publishing the feed on a schedule (version or If-Match: refuse if changed)",
 )
-def delete_schedule(request, channel: str, feed: str):
+@shows_current(get_schedule)
+def delete_schedule(
+    request,
+    channel: str,
+    feed: str,
+    version: int | None = None,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "publishing.change_feed")
     found = get_feed(channel, feed)
-    if not events.unschedule_feed(found, user=request.user):
+    expected = expected_version(version, if_match)
+    if not events.unschedule_feed(found, user=request.user, expected_version=expected):
         raise NotFound(
             f"feed {channel}/{feed} is not scheduled", details={"channel": channel, "feed": feed}
         )

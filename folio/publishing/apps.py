@@ -7,6 +7,6 @@ class PublishingConfig(AppConfig):
     verbose_name = "Publishing"
 
     def ready(self):
-        from folio.publishing import events
+        from folio.publishing import events, recovery  # noqa: F401 - recovery: its receiver
 
         events.connect()

@@ -8,7 +8,8 @@ images under images/<file name>), then the destination switches it in:
   replaced by one pointing at it in one rename(2). A reader that opens current/… sees the
   old release or the new one, never a mix; the last FOLIO_PUBLICATIONS_KEEP releases stay
   for rollback.
-- s3 (`bucket`, `prefix`; endpoint and credentials from the FOLIO_S3_* settings): the feed
+- s3 (`bucket`, `prefix`; endpoint and credentials from the FOLIO_S3_* settings; the default
+  when FOLIO_MEDIA is s3://…, under <media prefix>/publications/<channel>/<feed>/): the feed
   files are uploaded under prefix/releases/<id>/, changed images under prefix/images/
   (their addresses are what the feeds name, so they stay put), and prefix/current.json —
   which names the release — is written last.
@@ -96,6 +97,12 @@ class Destination:
     def discard(self, staged: Path) -> None:
         shutil.rmtree(staged, ignore_errors=True)
 
+    def recover(self, publication, last_done) -> None:
+        """The process running `publication` was killed (it is not recorded, and never will
+        be): remove what it built, and if it had switched its release in already, put back
+        the release of `last_done` (the last recorded publication, or None)."""
+        self.discard(self.local / "builds" / str(publication.pk))
+
 
 # --- folder ----------------------------------------------------------------------------------
 
@@ -143,6 +150,21 @@ class FolderDestination(Destination):
         else:
             with contextlib.suppress(FileNotFoundError):
                 self.current.unlink()
+
+    def recover(self, publication, last_done) -> None:
+        self.discard(self.releases / f".building-{publication.pk}")
+        live = os.readlink(self.current) if self.current.is_symlink() else None
+        mine = f"releases/{publication.pk}"
+        if live == mine:
+            if last_done is not None and (self.releases / str(last_done.pk)).is_dir():
+                self._point(f"releases/{last_done.pk}", "recover")
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    self.current.unlink()
+                _sync_dir(self.local)
+        with contextlib.suppress(FileNotFoundError):
+            (self.local / f".current-{publication.pk}").unlink()
+        self.discard(self.releases / str(publication.pk))
 
     def finish(self, switched: Switched) -> None:
         keep = max(1, int(settings.PUBLICATIONS_KEEP))
@@ -337,8 +359,36 @@ class HttpDestination(Destination):
 KINDS = {"folder": FolderDestination, "s3": S3Destination, "http": HttpDestination}
 
 
-def for_feed(feed) -> Destination:
+def media_bucket() -> tuple[str, str] | None:
+    """(bucket, prefix) of the media storage when it is S3-compatible object storage."""
+    default = settings.STORAGES.get("default", {})
+    if not default.get("BACKEND", "").startswith("storages.backends.s3"):
+        return None
+    options = default.get("OPTIONS", {})
+    return options["bucket_name"], (options.get("location") or "").strip("/")
+
+
+def effective_config(feed) -> dict:
+    """The feed's destination as a run will use it (its own, or the default)."""
     config = dict(feed.destination or {})
+    if not config.get("kind") and not config.get("path") and media_bucket():
+        # Scaled out, any worker on any machine runs a publication: a folder on that machine
+        # would scatter releases, so a feed without a destination of its own goes to the
+        # media bucket, beside the originals and renditions.
+        bucket, prefix = media_bucket()
+        config = {
+            "kind": "s3",
+            "bucket": bucket,
+            "prefix": "/".join(
+                p for p in (prefix, "publications", feed.channel.code, feed.code) if p
+            ),
+            **{k: v for k, v in config.items() if k == "public_base_url"},
+        }
+    return config
+
+
+def for_feed(feed) -> Destination:
+    config = effective_config(feed)
     kind = config.get("kind") or "folder"
     if kind not in KINDS:
         raise DestinationError(f"unknown destination kind {kind!r}")

@@ -22,6 +22,8 @@ import threading
 
 from django.db import transaction
 
+from folio.errors import StaleWrite
+
 log = logging.getLogger("folio.publishing.events")
 
 EVENTS = {
@@ -342,9 +344,12 @@ def schedule_feed(
 
 
 @transaction.atomic
-def unschedule_feed(feed, *, user=None) -> bool:
-    """Stop publishing `feed` on a schedule; False when it had none."""
+@transaction.atomic
+def unschedule_feed(feed, *, user=None, expected_version: int | None = None) -> bool:
+    """Stop publishing `feed` on a schedule; False when it had none. With `expected_version`,
+    a schedule changed since is kept and StaleWrite raised."""
     from folio.accounts import audit
+    from folio.jobs.models import Schedule
     from folio.jobs.services import schedule_snapshot
     from folio.publishing.webhooks import _require
 
@@ -352,6 +357,16 @@ def unschedule_feed(feed, *, user=None) -> bool:
     schedule = feed_schedule(feed)
     if schedule is None:
         return False
+    if expected_version is not None:
+        schedule = Schedule.objects.select_for_update().get(pk=schedule.pk)
+        if schedule.version != expected_version:
+            raise StaleWrite(
+                f"the schedule of feed {feed.channel.code}/{feed.code} was changed by someone "
+                f"else (you saw version {expected_version}, it is now at {schedule.version}); "
+                "reload it and try again",
+                details={"current_version": schedule.version,
+                         "current": schedule_snapshot(schedule)},
+            )
     audit.record("feed.unschedule", schedule,
                  summary=f"feed {feed.channel.code}/{feed.code}: schedule removed",
                  changes=schedule_snapshot(schedule))

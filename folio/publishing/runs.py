@@ -35,11 +35,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from folio import faults
 from folio.accounts import audit
 from folio.assets.models import Blob
 from folio.catalog.models import Product
 from folio.errors import Conflict, InvalidInput
 from folio.jobs.services import JobContext, job, start_job
+from folio.monitoring.metrics import PUBLICATIONS
 from folio.publishing import destinations, resolve, selection, signals
 from folio.publishing.formats import get_format
 from folio.publishing.formats.base import Change, Context, Entry
@@ -97,6 +99,12 @@ def publish_feed(ctx: JobContext, publication_id: int | None = None, channel: st
 
 
 def _create(feed: Feed, *, mode, dry_run, selection, user, job_row=None) -> Publication:
+    # Every way of starting one (API, web, `folio publish --as-user`, a job created by a user)
+    # comes through here. No user is the system: automatic publishing on change or a schedule.
+    if getattr(user, "pk", None):
+        from folio.accounts.services import require
+
+        require(user, "publishing.run_publication")
     if mode not in Publication.Mode.values:
         raise InvalidInput(f"mode {mode!r} is not one of {', '.join(Publication.Mode.values)}",
                            details={"field": "mode", "value": mode})
@@ -131,9 +139,9 @@ def _refuse_concurrent(feed: Feed) -> None:
     ).select_related("job")
     for other in busy:
         if other.job is not None and other.job.is_finished:
-            Publication.objects.filter(pk=other.pk).update(
-                status=Publication.Status.FAILED, finished_at=timezone.now(),
-                message="the job running it ended before it finished")
+            from folio.publishing import recovery
+
+            recovery.abandon(other, "the job running it ended before it finished")
             continue
         if other.job is not None:
             raise Conflict(
@@ -162,6 +170,7 @@ def run_publication(publication: Publication, ctx: JobContext | None = None) -> 
         if run is not None:
             run.cleanup()
         _fail(publication, exc, started)
+    PUBLICATIONS.labels(publication.feed.format, publication.status).inc()
     if not publication.dry_run:
         signals.publication_finished.send(sender=None, publication=publication)
     return publication
@@ -235,12 +244,14 @@ class _Run:
             self._record(results, files=[], location="", started=started)
             return
         files, location, switched = self._write(results)
+        faults.point("publish.switched")  # crash tests: switched in, not yet recorded
         try:
             self._record(results, files=files, location=location, started=started)
         except Exception:
             if switched is not None:
                 self.destination.undo(switched)
             raise
+        faults.point("publish.recorded")  # crash tests: recorded, old releases not pruned
         if switched is not None:
             try:
                 self.destination.finish(switched)
@@ -502,6 +513,7 @@ class _Run:
                                       self.staged / "images",
                                       {n: (sha, store) for n, (sha, store) in images.items()})
         files = [_describe(self.staged, name) for name in dict.fromkeys(names)]
+        faults.point("publish.release_written")  # crash tests: built aside, not switched in
         switched = self.destination.switch(self.staged, self.p,
                                            {n: sha for n, (sha, _) in images.items()})
         self.staged = None

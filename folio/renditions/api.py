@@ -19,7 +19,7 @@ from folio.jobs.api import JobOut
 from folio.renditions import cache, delivery
 from folio.renditions import presets as service
 from folio.renditions.models import Preset, Rendition
-from folio.versioning import expected_version, patch_and_version
+from folio.versioning import expected_version, patch_and_version, shows_current
 
 router = Router(tags=["renditions"])
 IF_MATCH = Header(None, alias="If-Match", description='The ETag of the version you edited: W/"3"')
@@ -116,6 +116,7 @@ def get_preset(request, response: HttpResponse, code: str):
     summary="Change a preset (send the version "
     "you read, or If-Match); a changed spec re-renders what used it, in the background",
 )
+@shows_current(get_preset)
 def update_preset(
     request,
     response: HttpResponse,
@@ -130,10 +131,17 @@ def update_preset(
     return _with_etag(preset, response)
 
 
-@router.delete("/presets/{code}", response={204: None}, summary="Delete a preset no slot uses")
-def delete_preset(request, code: str):
+@router.delete(
+    "/presets/{code}",
+    response={204: None},
+    summary="Delete a preset no slot uses (version or If-Match: refuse if it changed)",
+)
+@shows_current(get_preset)
+def delete_preset(
+    request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
+):
     require(request.user, "renditions.delete_preset")
-    service.delete_preset(code)
+    service.delete_preset(code, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -142,6 +150,7 @@ def delete_preset(request, code: str):
     response=PresetOut,
     summary="Set a market override (a partial spec deep-merged over the preset's)",
 )
+@shows_current(get_preset)
 def set_override(
     request,
     response: HttpResponse,
@@ -159,6 +168,7 @@ def set_override(
 @router.delete(
     "/presets/{code}/markets/{locale}", response=PresetOut, summary="Remove a market override"
 )
+@shows_current(get_preset)
 def delete_override(
     request, response: HttpResponse, code: str, locale: str, if_match: str | None = IF_MATCH
 ):
@@ -191,6 +201,7 @@ class SlotOut(Schema):
     max_count: int
     required: bool
     filename_template: str
+    version: int
 
     @staticmethod
     def resolve_channel(obj):
@@ -215,6 +226,7 @@ class SlotPatch(In):
     max_count: int | None = None
     required: bool | None = None
     filename_template: str | None = None
+    version: int | None = None
 
 
 @router.get(
@@ -233,27 +245,46 @@ def create_slot(request, code: str, payload: SlotIn):
     return Status(201, service.create_slot(code, **payload.dict()))
 
 
-@router.get("/channels/{code}/image-slots/{role}", response=SlotOut, summary="One image slot")
-def get_slot(request, code: str, role: str):
+@router.get(
+    "/channels/{code}/image-slots/{role}", response=SlotOut, summary="One image slot (ETag)"
+)
+def get_slot(request, response: HttpResponse, code: str, role: str):
     require(request.user, "renditions.view_imageslot")
-    return service.get_slot(code, role)
+    return _with_etag(service.get_slot(code, role), response)
 
 
 @router.patch(
-    "/channels/{code}/image-slots/{role}", response=SlotOut, summary="Change an image slot"
+    "/channels/{code}/image-slots/{role}",
+    response=SlotOut,
+    summary="Change an image slot (send the version you read, or If-Match; 409 when stale)",
 )
-def update_slot(request, code: str, role: str, payload: SlotPatch):
+@shows_current(get_slot)
+def update_slot(
+    request,
+    response: HttpResponse,
+    code: str,
+    role: str,
+    payload: SlotPatch,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "renditions.change_imageslot")
-    changes = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}
-    return service.update_slot(code, role, **changes)
+    changes, version = patch_and_version(payload, if_match)
+    changes = {k: v for k, v in changes.items() if v is not None}
+    slot = service.update_slot(code, role, expected_version=version, **changes)
+    return _with_etag(slot, response)
 
 
 @router.delete(
-    "/channels/{code}/image-slots/{role}", response={204: None}, summary="Delete an image slot"
+    "/channels/{code}/image-slots/{role}",
+    response={204: None},
+    summary="Delete an image slot (version or If-Match: refuse if it changed)",
 )
-def delete_slot(request, code: str, role: str):
+@shows_current(get_slot)
+def delete_slot(
+    request, code: str, role: str, version: int | None = None, if_match: str | None = IF_MATCH
+):
     require(request.user, "renditions.delete_imageslot")
-    service.delete_slot(code, role)
+    service.delete_slot(code, role, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -380,7 +411,7 @@ def request_renditions(request, asset_id: int, payload: RenditionsRequest):
     return Status(202, {"renditions": out, "jobs": jobs})
 
 
-class ReviewIn(In):
+class RenditionReviewIn(In):
     accept: bool
     comment: str = ""
 
@@ -390,7 +421,7 @@ class ReviewIn(In):
     response=dict[str, Any],
     summary="Accept a rendition that awaits review (a doubtful cut-out), or reject it",
 )
-def review_rendition(request, rendition_id: int, payload: ReviewIn):
+def review_rendition(request, rendition_id: int, payload: RenditionReviewIn):
     require(request.user, "renditions.change_rendition")
     from folio.accounts import audit
 

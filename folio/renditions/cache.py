@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 
 from folio.assets.models import Asset, AssetVersion, Blob
 from folio.errors import InvalidInput, NotFound
+from folio.monitoring.metrics import RENDITION_CACHE
 from folio.renditions import presets as preset_service
 from folio.renditions.models import Preset, Rendition
 
@@ -63,7 +64,9 @@ def rendition_for(item, preset, *, locale: str | None = None, user=None) -> Rend
     spec_hash, spec, applied = key(sha, preset, locale)
     existing = Rendition.objects.filter(source_sha256=sha, spec_hash=spec_hash).first()
     if existing is not None:
+        RENDITION_CACHE.labels("hit").inc()
         return existing
+    RENDITION_CACHE.labels("miss").inc()
     try:
         with transaction.atomic():
             row = Rendition.objects.create(

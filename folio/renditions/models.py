@@ -34,7 +34,7 @@ class Preset(VersionedModel):
         return self.code
 
 
-class ImageSlot(models.Model):
+class ImageSlot(VersionedModel):
     """What a channel needs per asset role: the marketplace's `main` image through
     `amazon-main`, its `gallery` images through `amazon-gallery`, at most `max_count`."""
 

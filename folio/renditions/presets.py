@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 
 from folio.accounts import audit
-from folio.errors import Conflict, InvalidInput, NotFound
+from folio.errors import Conflict, InvalidInput, NotFound, StaleWrite
 from folio.renditions.models import ImageSlot, Preset
 from folio.versioning import save_versioned
 
@@ -382,7 +382,7 @@ def create_preset(**data) -> Preset:
 
 
 @transaction.atomic
-def update_preset(code: str, *, expected_version: int | None, **changes) -> Preset:
+def update_preset(code: str, /, *, expected_version: int | None, **changes) -> Preset:
     preset = get_preset(code)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
@@ -437,8 +437,18 @@ def delete_market_override(code: str, locale: str, *, expected_version=None):
 
 
 @transaction.atomic
-def delete_preset(code: str) -> None:
+@transaction.atomic
+def delete_preset(code: str, *, expected_version: int | None = None) -> None:
     preset = get_preset(code)
+    if expected_version is not None:
+        # Lock the row so the check and the delete see the same version (PostgreSQL).
+        preset = Preset.objects.select_for_update().get(pk=preset.pk)
+        if preset.version != expected_version:
+            raise StaleWrite(
+                f"preset {code} was changed by someone else (you saw version "
+                f"{expected_version}, it is now at {preset.version}); reload it and try again",
+                details={"current_version": preset.version, "current": snapshot(preset)},
+            )
     slots = list(preset.slots.select_related("channel").values_list("channel__code", "role"))
     if slots:
         raise Conflict(
@@ -519,8 +529,19 @@ def get_slot(channel_code: str, role: str) -> ImageSlot:
     return slot
 
 
+def _stale_slot(slot: ImageSlot, expected_version: int) -> StaleWrite:
+    return StaleWrite(
+        f"the {slot.role} slot of channel {slot.channel.code} was changed by someone else (you "
+        f"saw version {expected_version}, it is now at {slot.version}); reload it and try again",
+        details={"current_version": slot.version,
+                 "current": {**slot_snapshot(slot), "version": slot.version}},
+    )
+
+
 @transaction.atomic
-def update_slot(channel_code: str, role: str, **data) -> ImageSlot:
+def update_slot(
+    channel_code: str, role: str, /, *, expected_version: int | None = None, **data
+) -> ImageSlot:
     slot = get_slot(channel_code, role)
     before = slot_snapshot(slot)
     _slot_fields(data, slot)
@@ -529,7 +550,13 @@ def update_slot(channel_code: str, role: str, **data) -> ImageSlot:
         and ImageSlot.objects.filter(channel=slot.channel, role=slot.role).exists()
     ):
         raise Conflict(f"channel {channel_code} has a {slot.role} slot already")
-    slot.save()
+    fields = ["role", "preset", "max_count", "required", "filename_template"]
+    save_versioned(
+        slot,
+        expected_version,
+        fields,
+        snapshot=lambda s: {**slot_snapshot(s), "version": s.version},
+    )
     after = slot_snapshot(slot)
     audit.record(
         "image_slot.update",
@@ -541,7 +568,14 @@ def update_slot(channel_code: str, role: str, **data) -> ImageSlot:
 
 
 @transaction.atomic
-def delete_slot(channel_code: str, role: str) -> None:
+def delete_slot(channel_code: str, role: str, *, expected_version: int | None = None) -> None:
     slot = get_slot(channel_code, role)
+    if expected_version is not None:
+        # Lock the row so the check and the delete see the same version (PostgreSQL).
+        slot = ImageSlot.objects.select_for_update(of=("self",)).select_related(
+            "channel", "preset"
+        ).get(pk=slot.pk)
+        if slot.version != expected_version:
+            raise _stale_slot(slot, expected_version)
     audit.record("image_slot.delete", slot, summary=f"{channel_code}: {role}")
     slot.delete()

@@ -39,8 +39,17 @@ def search(
     for name in kinds:
         require(request.user, index.get_kind(name).permission)
     result = index.search(q, kinds=kinds, limit=limit, after=after)
+    hits = result.hits
+    if "asset" in kinds:
+        # An agency finds only the assets of its collections (a page may come out shorter).
+        from folio.search.unified import _visible_asset_ids
+
+        visible = _visible_asset_ids(
+            request.user, [int(h.ref_id) for h in hits if h.kind == "asset"]
+        )
+        hits = [h for h in hits if h.kind != "asset" or int(h.ref_id) in visible]
     return {
-        "hits": [{"kind": h.kind, "id": h.ref_id, "score": h.score} for h in result.hits],
+        "hits": [{"kind": h.kind, "id": h.ref_id, "score": h.score} for h in hits],
         "next": result.next,
     }
 

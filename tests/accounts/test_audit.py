@@ -36,7 +36,10 @@ def test_api_writes_are_audited_with_user_and_token(api_client):
         == 200
     )
 
-    assert AuditEntry.objects.filter(id__gt=before).count() == 4
+    # The four writes, and the admin token's first use (recorded once a minute at most).
+    assert AuditEntry.objects.filter(id__gt=before).exclude(action="token.use").count() == 4
+    [used] = entries("token.use", before)
+    assert (used.token_id, used.object_id) == (admin.token.pk, str(admin.token.pk))
     cora = services.get_user("cora")
     for action, object_id in [
         ("user.create", str(cora.pk)),
@@ -57,6 +60,7 @@ def test_api_writes_are_audited_with_user_and_token(api_client):
 
 def test_refused_writes_leave_no_entry(api_client):
     viewer = api_client("viewer")
+    viewer.get("/api/v1/me")  # the token's first use is recorded; the refused write is not
     before = AuditEntry.objects.count()
     viewer.post(
         "/api/v1/users", {"username": "x", "roles": ["viewer"]}, content_type="application/json"

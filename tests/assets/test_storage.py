@@ -4,6 +4,7 @@ import hashlib
 import io
 
 import pytest
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 
@@ -84,7 +85,7 @@ def test_staged_copies_of_killed_processes_are_swept(db, media):
     old, new = folder / "stage-old", folder / "stage-new"
     old.write_bytes(b"x")
     new.write_bytes(b"y")
-    an_hour_ago = time.time() - storage.PENDING_GRACE.total_seconds() - 60
+    an_hour_ago = time.time() - settings.STALE_FILE_GRACE - 60
     os.utime(old, (an_hour_ago, an_hour_ago))
     storage.delete_unreferenced_blobs()
     assert not old.exists() and new.exists()  # a live upload's copy stays

@@ -1,5 +1,6 @@
 """Jobs that exist only for the tests; the worker subprocess imports this module by name."""
 
+import os
 import time
 from pathlib import Path
 
@@ -51,3 +52,24 @@ def wait_for_file_retried(ctx, path: str):
 @job("Scheduled no-op", schedulable=True)
 def scheduled_noop(ctx, **params):
     return params
+
+
+@job("Fetch a flaky supplier feed", max_attempts=3, retry_errors=True)
+def flaky_feed(ctx):
+    """Fails every attempt, as a supplier feed that stays down would."""
+    ctx.set_total(1)
+    raise ConnectionError(f"the supplier feed is unreachable (attempt {ctx.job.attempts})")
+
+
+@job("Sleep past its time limit", timeout=2)
+def sleep_past_limit(ctx, seconds: float = 30):
+    ctx.set_total(1)
+    time.sleep(seconds)
+    ctx.advance()
+
+
+@job("Wait for a file, noting the process running it")
+def wait_noting_pid(ctx, path: str, pid_file: str):
+    """As wait_for_file, and first writes its process id to `pid_file` (an RQ work horse)."""
+    Path(pid_file).write_text(str(os.getpid()))
+    return _wait_for(ctx, path)

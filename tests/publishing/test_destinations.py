@@ -18,19 +18,20 @@ from folio.assets import storage
 from folio.publishing import destinations, runs
 from folio.publishing.models import Listing
 from tests.assets.conftest import media  # noqa: F401 - the fixture
-from tests.assets.test_s3 import ACCESS, BUCKET, SECRET, seaweed  # noqa: F401 - the fixture
 from tests.publishing.run_helpers import (  # noqa: F401 - fixtures
     demo_catalog,
     items_of,
     make_feed,
     test_formats,
 )
+from tests.s3server import ACCESS, BUCKET, SECRET, s3_media, seaweed  # noqa: F401 - fixtures
 
 
 def fake_feed(destination=None, code="feed"):
     """Destinations read a feed's channel code, code and destination only."""
-    return SimpleNamespace(channel=SimpleNamespace(code="shop"), code=code,
-                           destination=destination or {})
+    return SimpleNamespace(
+        channel=SimpleNamespace(code="shop"), code=code, destination=destination or {}
+    )
 
 
 def release(dest, n: int, lines: int = 2000):
@@ -150,8 +151,7 @@ def s3_release(dest, n: int, images: dict[str, bytes]):
 
 
 def test_s3_uploads_the_release_then_points_current_at_it(s3, settings):
-    dest = destinations.for_feed(fake_feed({"kind": "s3", "bucket": BUCKET,
-                                            "prefix": s3.prefix}))
+    dest = destinations.for_feed(fake_feed({"kind": "s3", "bucket": BUCKET, "prefix": s3.prefix}))
     one = s3_release(dest, 1, {"a.jpg": b"A1", "b.jpg": b"B1"})
     assert one.location == f"s3://{BUCKET}/{s3.prefix}/releases/1/"
     feed = s3.get("releases/1/feed.xml")
@@ -178,8 +178,14 @@ def test_s3_uploads_the_release_then_points_current_at_it(s3, settings):
 @pytest.mark.django_db
 @pytest.mark.usefixtures("demo_catalog")
 def test_a_publication_to_s3(s3):
-    feed = make_feed(destination={"kind": "s3", "bucket": BUCKET, "prefix": s3.prefix,
-                                  "public_base_url": "https://cdn.example/shop"})
+    feed = make_feed(
+        destination={
+            "kind": "s3",
+            "bucket": BUCKET,
+            "prefix": s3.prefix,
+            "public_base_url": "https://cdn.example/shop",
+        }
+    )
     p = runs.publish(feed)
     assert p.status == "done", p.message
     assert p.location == f"s3://{BUCKET}/{s3.prefix}/releases/{p.pk}/"
@@ -190,6 +196,30 @@ def test_a_publication_to_s3(s3):
     data = s3.get(f"images/{image['file']}")["Body"].read()
     assert hashlib.sha256(data).hexdigest() == image["sha256"]
     assert json.loads(s3.get("current.json")["Body"].read())["files"] == ["feed-en_US.jsonl"]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("s3_media", "demo_catalog")  # in this order: the assets go to S3
+def test_with_s3_media_a_feed_without_destination_publishes_into_the_media_bucket(request):
+    _, client = request.getfixturevalue("seaweed")
+    feed = make_feed()
+    assert not feed.destination
+    p = runs.publish(feed)
+    assert p.status == "done", p.message
+    prefix = f"assets-test/publications/{feed.channel.code}/{feed.code}"
+    assert p.location == f"s3://{BUCKET}/{prefix}/releases/{p.pk}/"
+    pointer = json.loads(
+        client.get_object(Bucket=BUCKET, Key=f"{prefix}/current.json")["Body"].read()
+    )
+    assert pointer["publication"] == p.pk and pointer["files"] == ["feed-en_US.jsonl"]
+    body = client.get_object(Bucket=BUCKET, Key=f"{prefix}/releases/{p.pk}/feed-en_US.jsonl")
+    rows = [json.loads(line) for line in body["Body"].read().decode().splitlines()]
+    image = next(r for r in rows if r["sku"] == "EP-3000")["images"][0]
+    data = client.get_object(Bucket=BUCKET, Key=f"{prefix}/images/{image['file']}")["Body"].read()
+    assert hashlib.sha256(data).hexdigest() == image["sha256"]
+    # No release lives on this machine (only the staging area and the image cache do).
+    local = destinations.feed_folder(feed)
+    assert not (local / "current").exists() and not (local / "releases").exists()
 
 
 # --- http -----------------------------------------------------------------------------------
@@ -206,8 +236,9 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.received.append({"path": self.path, "headers": dict(self.headers),
-                                          "body": body})
+                receiver.received.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", str(len(receiver.answer)))
                 self.end_headers()
@@ -217,6 +248,9 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # A kept-alive client connection must not hold up the shutdown for its idle timeout.
+        self.server.daemon_threads = True
+        self.server.block_on_close = False
         self.url = f"http://127.0.0.1:{self.server.server_port}/feeds/upload"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -236,8 +270,11 @@ def receiver():
 
 def test_http_posts_each_file_and_refuses_non_2xx(receiver, settings, tmp_path):
     settings.PUBLICATIONS_DIR = tmp_path
-    dest = destinations.for_feed(fake_feed({"kind": "http", "url": receiver.url,
-                                            "headers": {"Authorization": "Bearer t0ken"}}))
+    dest = destinations.for_feed(
+        fake_feed(
+            {"kind": "http", "url": receiver.url, "headers": {"Authorization": "Bearer t0ken"}}
+        )
+    )
     staged = dest.stage(1)
     (staged / "feed.xml").write_text("<rss/>")
     (staged / "feed.tsv").write_text("id\ttitle\n")
@@ -249,7 +286,8 @@ def test_http_posts_each_file_and_refuses_non_2xx(receiver, settings, tmp_path):
     assert xml["headers"]["Authorization"] == "Bearer t0ken"
     assert xml["headers"]["X-Folio-Publication"] == "1"
     assert sent['attachment; filename="feed.tsv"']["headers"]["Content-Type"].startswith(
-        "text/tab-separated-values")
+        "text/tab-separated-values"
+    )
     assert not staged.exists()
 
     receiver.status, receiver.answer = 413, b"feed too large"
@@ -276,7 +314,8 @@ def test_a_publication_to_http_fails_cleanly_then_succeeds(receiver):
     assert p.status == "done" and p.location == receiver.url
     assert p.base_id is None  # the failed run is no base
     assert [r["headers"]["Content-Disposition"] for r in receiver.received] == [
-        'attachment; filename="feed-en_US.jsonl"']
+        'attachment; filename="feed-en_US.jsonl"'
+    ]
     assert receiver.received[0]["headers"]["X-Folio-Feed"] == "webshop/shop"
     assert Listing.objects.filter(feed=feed).count() == 4
     assert {i.action for i in items_of(p).values()} == {"added", "skipped"}

@@ -135,31 +135,40 @@ LOCALES = {
 CURRENCIES = {"USD": "US dollar", "EUR": "Euro", "GBP": "Pound sterling"}
 
 
+def _alias(schema_editor) -> str:
+    # Tests call seed(apps, None) to seed again after a flush: then the default database.
+    return schema_editor.connection.alias if schema_editor is not None else "default"
+
+
 def seed(apps, schema_editor):
     MeasurementFamily = apps.get_model("catalog", "MeasurementFamily")
     Locale = apps.get_model("catalog", "Locale")
     Currency = apps.get_model("catalog", "Currency")
     # get_or_create: a database that already has one of these keeps the operator's version.
     for code, (label, standard, units) in FAMILIES.items():
-        MeasurementFamily.objects.get_or_create(
+        MeasurementFamily.objects.using(_alias(schema_editor)).get_or_create(
             code=code,
             defaults={"labels": {"en_US": label}, "standard_unit": standard, "units": units},
         )
     for code, label in LOCALES.items():
-        Locale.objects.get_or_create(code=code, defaults={"label": label})
+        Locale.objects.using(_alias(schema_editor)).get_or_create(
+            code=code, defaults={"label": label}
+        )
     for code, label in CURRENCIES.items():
-        Currency.objects.get_or_create(code=code, defaults={"label": label})
+        Currency.objects.using(_alias(schema_editor)).get_or_create(
+            code=code, defaults={"label": label}
+        )
 
 
 def unseed(apps, schema_editor):
     # Only what nothing uses yet; anything in use is the operator's data by now.
-    apps.get_model("catalog", "MeasurementFamily").objects.filter(
-        code__in=list(FAMILIES), attributes__isnull=True
-    ).delete()
-    apps.get_model("catalog", "Locale").objects.filter(
+    apps.get_model("catalog", "MeasurementFamily").objects.using(
+        schema_editor.connection.alias
+    ).filter(code__in=list(FAMILIES), attributes__isnull=True).delete()
+    apps.get_model("catalog", "Locale").objects.using(_alias(schema_editor)).filter(
         code__in=list(LOCALES), channels__isnull=True
     ).delete()
-    apps.get_model("catalog", "Currency").objects.filter(
+    apps.get_model("catalog", "Currency").objects.using(_alias(schema_editor)).filter(
         code__in=list(CURRENCIES), channels__isnull=True
     ).delete()
 

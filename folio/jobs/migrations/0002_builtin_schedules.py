@@ -22,7 +22,7 @@ BUILTIN = [
 def add(apps, schema_editor):
     Schedule = apps.get_model("jobs", "Schedule")
     for name, description, job, every, cron in BUILTIN:
-        Schedule.objects.get_or_create(
+        Schedule.objects.using(schema_editor.connection.alias).get_or_create(
             name=name,
             defaults={
                 "description": description,
@@ -35,7 +35,9 @@ def add(apps, schema_editor):
 
 
 def remove(apps, schema_editor):
-    apps.get_model("jobs", "Schedule").objects.filter(name__in=[b[0] for b in BUILTIN]).delete()
+    apps.get_model("jobs", "Schedule").objects.using(schema_editor.connection.alias).filter(
+        name__in=[b[0] for b in BUILTIN]
+    ).delete()
 
 
 class Migration(migrations.Migration):

@@ -3,7 +3,7 @@ from django.utils import timezone
 
 
 def add(apps, schema_editor):
-    apps.get_model("jobs", "Schedule").objects.get_or_create(
+    apps.get_model("jobs", "Schedule").objects.using(schema_editor.connection.alias).get_or_create(
         name="optimize-database",
         defaults={
             "description": "Refresh the query planner's statistics (after imports and bulk edits)",
@@ -15,7 +15,9 @@ def add(apps, schema_editor):
 
 
 def remove(apps, schema_editor):
-    apps.get_model("jobs", "Schedule").objects.filter(name="optimize-database").delete()
+    apps.get_model("jobs", "Schedule").objects.using(schema_editor.connection.alias).filter(
+        name="optimize-database"
+    ).delete()
 
 
 class Migration(migrations.Migration):

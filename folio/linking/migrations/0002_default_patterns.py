@@ -24,16 +24,21 @@ PATTERNS = [
 def add(apps, schema_editor):
     AutoLinkPattern = apps.get_model("linking", "AutoLinkPattern")
     for name, pattern, views, role, priority in PATTERNS:
-        AutoLinkPattern.objects.get_or_create(
+        AutoLinkPattern.objects.using(schema_editor.connection.alias).get_or_create(
             name=name,
-            defaults={"pattern": pattern, "views": views, "default_role": role,
-                      "priority": priority},
+            defaults={
+                "pattern": pattern,
+                "views": views,
+                "default_role": role,
+                "priority": priority,
+            },
         )
 
 
 def remove(apps, schema_editor):
-    apps.get_model("linking", "AutoLinkPattern").objects.filter(
-        name__in=[p[0] for p in PATTERNS]).delete()
+    apps.get_model("linking", "AutoLinkPattern").objects.using(
+        schema_editor.connection.alias
+    ).filter(name__in=[p[0] for p in PATTERNS]).delete()
 
 
 class Migration(migrations.Migration):

@@ -3,7 +3,7 @@ from django.utils import timezone
 
 
 def add(apps, schema_editor):
-    apps.get_model("jobs", "Schedule").objects.get_or_create(
+    apps.get_model("jobs", "Schedule").objects.using(schema_editor.connection.alias).get_or_create(
         name="deliver-webhooks",
         defaults={
             "description": "Send webhook deliveries that are due (retries with backoff)",
@@ -15,7 +15,9 @@ def add(apps, schema_editor):
 
 
 def remove(apps, schema_editor):
-    apps.get_model("jobs", "Schedule").objects.filter(name="deliver-webhooks").delete()
+    apps.get_model("jobs", "Schedule").objects.using(schema_editor.connection.alias).filter(
+        name="deliver-webhooks"
+    ).delete()
 
 
 class Migration(migrations.Migration):

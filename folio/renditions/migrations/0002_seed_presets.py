@@ -321,18 +321,23 @@ PRESETS = [
 ]
 
 
+def _alias(schema_editor) -> str:
+    # Tests call seed(apps, None) to seed again after a flush: then the default database.
+    return schema_editor.connection.alias if schema_editor is not None else "default"
+
+
 def seed(apps, schema_editor):
     Preset = apps.get_model("renditions", "Preset")
     for data in PRESETS:
         fields = {"kind": "image", "market_overrides": {}, **data}
         code = fields.pop("code")
-        Preset.objects.get_or_create(code=code, defaults=fields)
+        Preset.objects.using(_alias(schema_editor)).get_or_create(code=code, defaults=fields)
 
 
 def unseed(apps, schema_editor):
     Preset = apps.get_model("renditions", "Preset")
     # Only presets nobody edited and nothing uses.
-    Preset.objects.filter(
+    Preset.objects.using(_alias(schema_editor)).filter(
         code__in=[p["code"] for p in PRESETS], version=1, slots__isnull=True
     ).delete()
 

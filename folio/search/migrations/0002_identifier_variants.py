@@ -11,14 +11,20 @@ def backfill(apps, schema_editor):
     Identifier = apps.get_model("search", "Identifier")
     Variant = apps.get_model("search", "IdentifierVariant")
     batch = []
-    for value, entry_id in Identifier.objects.values_list("value", "entry_id").iterator(5000):
+    for value, entry_id in (
+        Identifier.objects.using(schema_editor.connection.alias)
+        .values_list("value", "entry_id")
+        .iterator(5000)
+    ):
         batch += [
             Variant(variant=v, entry_id=e, key=k) for v, e, k in fuzzy.rows_for(entry_id, [value])
         ]
         if len(batch) >= 5000:
-            Variant.objects.bulk_create(batch, ignore_conflicts=True)
+            Variant.objects.using(schema_editor.connection.alias).bulk_create(
+                batch, ignore_conflicts=True
+            )
             batch = []
-    Variant.objects.bulk_create(batch, ignore_conflicts=True)
+    Variant.objects.using(schema_editor.connection.alias).bulk_create(batch, ignore_conflicts=True)
 
 
 class Migration(migrations.Migration):

@@ -16,7 +16,9 @@ from folio.web.views.base import page
 
 PANEL_SIZE = 8
 # Activity on people's accounts and tokens is for administrators, not the team's dashboard.
-PRIVATE_AUDIT = ("auth.user", "accounts.apitoken")
+# (Sign-ins and token use are entries on auth.user and accounts.apitoken, exports of the log
+# on accounts.auditentry.)
+PRIVATE_AUDIT = ("auth.user", "accounts.apitoken", "accounts.auditentry")
 
 
 def completeness_overview() -> list[dict]:

@@ -25,7 +25,7 @@ from folio.accounts.services import require
 from folio.catalog.models import Channel
 from folio.errors import Conflict, InvalidInput, NotFound
 from folio.jobs.models import Schedule
-from folio.publishing import events, feeds, history
+from folio.publishing import destinations, events, feeds, history
 from folio.publishing.models import Feed, Publication
 from folio.web import nav
 from folio.web.views.base import field_errors, page
@@ -80,7 +80,7 @@ def _schedules(feed_list) -> dict[int, dict]:
 
 def destination_text(feed: Feed) -> str:
     """Where the files go, as one line people can read."""
-    d = feed.destination or {}
+    d = destinations.effective_config(feed)
     kind = d.get("kind", "folder")
     if kind == "s3":
         text = f"s3://{d.get('bucket', '')}/{d.get('prefix', '')}".rstrip("/")

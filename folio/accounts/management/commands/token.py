@@ -12,6 +12,14 @@ class Command(FolioCommand):
         create.add_argument("--user", required=True)
         create.add_argument("--name", required=True, help="what the token is for")
         create.add_argument("--expires-in-days", type=int, default=None)
+        create.add_argument(
+            "--permissions",
+            default=None,
+            metavar="PATTERN[,PATTERN…]",
+            help="limit the token to these permission patterns, comma-separated "
+            "(e.g. 'catalog.view_*,assets.view_*'); each must be within the user's. "
+            "Default: everything the user may do",
+        )
         ls = sub.add_parser("list", help="list tokens (never their secrets)")
         ls.add_argument("--user", default=None)
         revoke = sub.add_parser("revoke", help="revoke a token by its id")
@@ -21,8 +29,13 @@ class Command(FolioCommand):
         admin = services.User(is_superuser=True, is_active=True)
         if action == "create":
             user = services.get_user(o["user"])
+            permissions = (
+                [p for p in o["permissions"].split(",") if p.strip()]
+                if o["permissions"] is not None
+                else None
+            )
             token, text = services.create_token(
-                user, o["name"], expires_in_days=o["expires_in_days"]
+                user, o["name"], expires_in_days=o["expires_in_days"], permissions=permissions
             )
             self.stdout.write(text)
             self.stderr.write(
@@ -37,8 +50,10 @@ class Command(FolioCommand):
                 used = (
                     f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used"
                 )
+                allowed = ",".join(t.permissions) if t.permissions else "all of the user's"
                 self.stdout.write(
-                    f"{t.pk:>5}  {t.user.username:<20} {t.name:<24} {t.state:<8} {expires}, {used}"
+                    f"{t.pk:>5}  {t.user.username:<20} {t.name:<24} {t.state:<8} {expires}, "
+                    f"{used}; permissions: {allowed}"
                 )
         elif action == "revoke":
             if o["token_id"] <= 0:

@@ -8,6 +8,16 @@ from folio.errors import InvalidInput
 
 
 class Command(FolioCommand):
+    # what --as-user needs, per sub-action (folio.cli.FolioCommand)
+    permissions = {
+        "create": "accounts.add_user",
+        "list": "accounts.view_user",
+        "set-roles": "accounts.change_user",
+        "set-password": "accounts.change_user",
+        "scope": "accounts.change_user",
+        "deactivate": "accounts.change_user",
+        "activate": "accounts.change_user",
+    }
     help = "Users: create, list, set roles, set password, deactivate."
 
     def add_arguments(self, parser):
@@ -45,6 +55,17 @@ class Command(FolioCommand):
         pw = sub.add_parser("set-password", help="set a user's password")
         pw.add_argument("username")
         pw.add_argument("--password-stdin", action="store_true")
+        scope = sub.add_parser(
+            "scope",
+            help="show or limit a user to category trees (catalog editors) or collections "
+            "(asset managers, agencies)",
+        )
+        scope.add_argument("username")
+        scope.add_argument(
+            "--categories",
+            help="comma-separated category codes (each with everything below it); '' removes",
+        )
+        scope.add_argument("--collections", help="comma-separated collection codes; '' removes")
         for name in ("deactivate", "activate"):
             p = sub.add_parser(name, help=f"{name} a user (deactivating revokes their tokens)")
             p.add_argument("username")
@@ -83,6 +104,25 @@ class Command(FolioCommand):
             user = services.get_user(o["username"])
             services.set_password(user, self._password(o["password_stdin"]))
             self.stdout.write(f"password of {user.username} changed")
+        elif action == "scope":
+            from folio.accounts import scopes
+
+            def codes(text):
+                return None if text is None else [c for c in text.split(",") if c.strip()]
+
+            user = services.get_user(o["username"])
+            if o["categories"] is None and o["collections"] is None:
+                scope = scopes.user_scope(user)
+            else:
+                scope = scopes.set_scope(
+                    user, categories=codes(o["categories"]), collections=codes(o["collections"])
+                )
+            self.stdout.write(
+                f"{scope['username']}: categories "
+                f"{', '.join(scope['categories']) or '(not limited)'}; "
+                f"collections as {scope['collections_as']} "
+                f"{', '.join(scope['collections']) or '(none)'}"
+            )
         else:
             user = services.get_user(o["username"])
             services.set_active(user, action == "activate")

@@ -5,6 +5,14 @@ from folio.errors import InvalidInput
 
 
 class Command(FolioCommand):
+    # what --as-user needs, per sub-action (folio.cli.FolioCommand)
+    permissions = {
+        "queue": "assets.view_asset",
+        "submit": "assets.view_asset",
+        "approve": "assets.approve_asset",
+        "reject": "assets.approve_asset",
+        "expiring": "assets.view_asset",
+    }
     help = (
         "Asset approval: the review queue, submit, approve, reject (as --as-user), and assets "
         "whose usage rights end soon."

@@ -35,6 +35,13 @@ def _files(paths: list[str], recursive: bool) -> list[Path]:
 
 
 class Command(FolioCommand):
+    # what --as-user needs, per sub-action (folio.cli.FolioCommand)
+    permissions = {
+        "add": "assets.add_asset",
+        "versions": "assets.view_asset",
+        "restore": "assets.change_asset",
+        "prune": "assets.delete_asset",
+    }
     help = "Assets: add files or folders, list and restore versions, prune old versions."
 
     def add_arguments(self, parser):

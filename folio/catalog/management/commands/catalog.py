@@ -67,6 +67,32 @@ def _given(**options) -> dict:
 
 
 class Command(FolioCommand):
+    # what --as-user needs: listing is reading; `catalog THING OP` changes THING
+    MODELS = {
+        "option": "attributeoption",
+        "group": "productgroup",
+        "groups": "productgroup",
+        "measurement-families": "measurementfamily",
+    }
+    VERBS = {
+        "create": "add",
+        "add": "add",
+        "update": "change",
+        "move": "change",
+        "delete": "delete",
+    }
+
+    def required_permissions(self, options):
+        action, op = options.get("action") or "", options.get("op")
+        if op is None:  # a list: locales, channels, attributes…
+            thing = self.MODELS.get(action) or action.replace("-", "")
+            thing = {"currencies": "currency", "families": "family", "categories": "category"}.get(
+                thing, thing.removesuffix("s")
+            )
+            return (f"catalog.view_{thing}",)
+        thing = self.MODELS.get(action) or action.replace("-", "")
+        return (f"catalog.{self.VERBS.get(op, 'change')}_{thing}",)
+
     help = (
         "Catalog structure: list locales, channels, attributes, families, categories…; "
         "create, change and delete them."

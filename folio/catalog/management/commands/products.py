@@ -27,6 +27,16 @@ class _Operation(argparse.Action):
 
 
 class Command(FolioCommand):
+    # what --as-user needs, per sub-action (folio.cli.FolioCommand)
+    permissions = {
+        "list": "catalog.view_product",
+        "show": "catalog.view_product",
+        "upsert": ("catalog.add_product", "catalog.change_product"),
+        "delete": "catalog.delete_product",
+        "history": "catalog.view_product",
+        "restore": "catalog.change_product",
+        "bulk-edit": "catalog.change_product",
+    }
     help = (
         "Products: list, show, upsert (NDJSON), delete, history, restore, bulk-edit. "
         "Writes are recorded as the --as-user user (default: system)."

@@ -6,6 +6,12 @@ from folio.errors import InvalidInput
 
 
 class Command(FolioCommand):
+    # what --as-user needs, per sub-action (folio.cli.FolioCommand)
+    permissions = {
+        "list": "catalog.view_product",
+        "approve": "catalog.review_product",
+        "reject": "catalog.review_product",
+    }
     help = "Proposed product changes under review: list, approve, reject (as --as-user)."
 
     def add_arguments(self, parser):

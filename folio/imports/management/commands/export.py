@@ -16,6 +16,8 @@ from folio.imports.models import ExportRun
 
 
 class Command(FolioCommand):
+    # what --as-user needs, per sub-action (folio.cli.FolioCommand)
+    permissions = {"": "catalog.view_product"}
     help = "Export products, product models or the structure (CSV or XLSX, a folder or a zip)."
 
     def add_arguments(self, parser):

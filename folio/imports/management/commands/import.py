@@ -27,6 +27,8 @@ SHOWN_PROBLEMS = 50
 
 
 class Command(FolioCommand):
+    # what --as-user needs, per sub-action (folio.cli.FolioCommand)
+    permissions = {"": "imports.add_importrun"}
     help = "Import products, product models and structure (CSV, XLSX, a folder or a zip)."
 
     def add_arguments(self, parser):
@@ -82,7 +84,13 @@ class Command(FolioCommand):
             sheet=o["sheet"],
             media_dir=str(Path(o["media_dir"]).resolve()) if o["media_dir"] else None,
         )
-        job = services.inline_job(f"Import {path}", services.import_job, {"run_id": run.pk}, user)
+        job = services.inline_job(
+            f"Import {path}",
+            services.import_job,
+            {"run_id": run.pk},
+            user,
+            reports_progress=not (o["dry_run"] or o["all_or_nothing"]),
+        )
         run.job = job
         run.save(update_fields=["job"])
         ctx = JobContext(job)

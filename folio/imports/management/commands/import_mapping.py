@@ -37,8 +37,13 @@ class Command(FolioCommand):
 
     def run(self, action, **o):
         user = current_actor().user
-        if user is not None and action in ("save", "delete"):
+        if user is not None and action == "delete":
+            require(user, "imports.delete_columnmapping")
+        elif user is not None and action == "save":
+            # save creates a mapping or replaces a saved one
             require(user, "imports.add_columnmapping")
+            if ColumnMapping.objects.filter(name=o["name"]).exists():
+                require(user, "imports.change_columnmapping")
         if action == "list":
             for m in ColumnMapping.objects.all():
                 self.stdout.write(

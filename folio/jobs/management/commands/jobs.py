@@ -13,6 +13,12 @@ class Command(FolioCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         ls = sub.add_parser("list", help="the most recent jobs")
         ls.add_argument("--status", choices=[s.value for s in Job.Status])
+        ls.add_argument(
+            "--failed",
+            action="store_true",
+            help="only jobs that failed (out of attempts, timed out or their worker died), "
+            "with why",
+        )
         ls.add_argument("--limit", type=int, default=20)
         for name in ("show", "cancel", "wait"):
             p = sub.add_parser(name, help=f"{name} one job")
@@ -26,10 +32,13 @@ class Command(FolioCommand):
         user = current_actor().user or User(is_superuser=True, is_active=True)
         if action == "list":
             qs = services.visible_jobs(user)
-            if options["status"]:
-                qs = qs.filter(status=options["status"])
+            status = Job.Status.FAILED if options["failed"] else options["status"]
+            if status:
+                qs = qs.filter(status=status)
             for job in qs[: max(1, min(options["limit"], 1000))]:
                 self.stdout.write(f"{job.pk}  {job.status:<9}  {_progress(job):>12}  {job.label}")
+                if job.status == Job.Status.FAILED and job.message:
+                    self.stdout.write(f"    attempts {job.attempts}: {job.message}")
         elif action == "schedules":
             for s in Schedule.objects.all():
                 every = f"every {s.every_seconds}s" if s.every_seconds else f"cron {s.cron}"

@@ -3,6 +3,15 @@ from folio.errors import InvalidInput
 
 
 class Command(FolioCommand):
+    # what --as-user needs, per sub-action (folio.cli.FolioCommand)
+    permissions = {
+        "list": "linking.view_link",
+        "add": "linking.add_link",
+        "remove": "linking.delete_link",
+        "auto": "linking.add_link",
+        "where-used": "linking.view_link",
+        "replace-everywhere": "linking.change_link",
+    }
     help = "Links between products and assets: list, add, remove, auto, where-used, " \
            "replace-everywhere."
 

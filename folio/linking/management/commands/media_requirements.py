@@ -4,6 +4,12 @@ from folio.cli import FolioCommand
 
 
 class Command(FolioCommand):
+    # what --as-user needs, per sub-action (folio.cli.FolioCommand)
+    permissions = {
+        "list": "linking.view_mediarequirement",
+        "set": "linking.change_mediarequirement",
+        "remove": "linking.delete_mediarequirement",
+    }
     help = "Media requirements of families (count in completeness): list, set, remove."
 
     def add_arguments(self, parser):

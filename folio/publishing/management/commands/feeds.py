@@ -192,6 +192,14 @@ def _setting_arguments(parser, *, create: bool) -> None:
 
 
 class Command(FolioCommand):
+    # what --as-user needs, per sub-action (folio.cli.FolioCommand)
+    permissions = {
+        "list": "publishing.view_feed",
+        "show": "publishing.view_feed",
+        "create": "publishing.add_feed",
+        "set": "publishing.change_feed",
+        "delete": "publishing.delete_feed",
+    }
     help = "Feeds: what each channel is published as (list, show, create, set, delete)."
 
     def add_arguments(self, parser):

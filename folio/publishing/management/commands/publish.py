@@ -74,6 +74,8 @@ class ProgressContext:
 
 
 class Command(FolioCommand):
+    # what --as-user needs, per sub-action (folio.cli.FolioCommand)
+    permissions = {"": "publishing.run_publication"}
     help = "Publish a channel's feeds now (or --background), with a report of what was skipped."
 
     def add_arguments(self, parser):

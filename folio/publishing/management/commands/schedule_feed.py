@@ -13,6 +13,8 @@ from folio.publishing.feeds import get_feed
 
 
 class Command(FolioCommand):
+    # what --as-user needs, per sub-action (folio.cli.FolioCommand)
+    permissions = {"": "publishing.change_feed"}
     help = "Publish a feed every N seconds or on a cron expression (UTC); --off stops it."
 
     def add_arguments(self, parser):

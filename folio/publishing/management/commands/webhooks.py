@@ -19,6 +19,13 @@ from folio.publishing.events import EVENTS
 
 
 class Command(FolioCommand):
+    # what --as-user needs, per sub-action (folio.cli.FolioCommand)
+    permissions = {
+        "list": "publishing.view_webhook",
+        "create": "publishing.add_webhook",
+        "deliveries": "publishing.view_webhook",
+        "redeliver": "publishing.change_webhook",
+    }
     help = "Outgoing webhooks: list, create, delete, ping; their deliveries; redeliver one."
 
     def add_arguments(self, parser):

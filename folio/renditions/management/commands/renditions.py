@@ -16,6 +16,13 @@ from folio.renditions.models import Preset, Rendition
 
 
 class Command(FolioCommand):
+    # what --as-user needs, per sub-action (folio.cli.FolioCommand)
+    permissions = {
+        "presets": "renditions.view_preset",
+        "render": "renditions.add_rendition",
+        "status": "renditions.view_rendition",
+        "rerender": "renditions.change_preset",
+    }
     help = "Renditions: list presets, render an asset, show its renditions, re-render a preset."
 
     def add_arguments(self, parser):

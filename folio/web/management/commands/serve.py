@@ -3,10 +3,12 @@ the background-job worker and the scheduler until Ctrl-C."""
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
@@ -49,6 +51,18 @@ class Command(FolioCommand):
             )
         )
 
+    def child_env(self) -> dict:
+        """The children share one metrics folder, emptied at start: prometheus_client's
+        multi-process files of a previous run would otherwise count again."""
+        env = os.environ.copy()
+        folder = Path(settings.METRICS_DIR or settings.VAR_DIR / "metrics")
+        if not settings.METRICS_DIR:
+            shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        env["FOLIO_METRICS_DIR"] = str(folder)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+        return env
+
     def serve(self, bind, web_workers, with_worker):
         python = sys.executable
         children = {
@@ -65,8 +79,6 @@ class Command(FolioCommand):
                 "4",
                 "--timeout",
                 "120",
-                "--access-logfile",
-                "-",
                 "--forwarded-allow-ips",
                 "127.0.0.1",
             ],
@@ -74,8 +86,19 @@ class Command(FolioCommand):
         }
         if with_worker:
             children["worker"] = [python, "-m", "folio", "worker"]
+        shared = self.child_env()
+        # An RQ worker forks a process per job; in the shared folder each would leave a
+        # metrics file behind for good. Its job figures come from the database instead.
+        alone = {
+            k: v
+            for k, v in shared.items()
+            if k not in ("FOLIO_METRICS_DIR", "PROMETHEUS_MULTIPROC_DIR")
+        }
         procs = {
-            name: subprocess.Popen(cmd, env=os.environ.copy()) for name, cmd in children.items()
+            name: subprocess.Popen(
+                cmd, env=alone if name == "worker" and settings.JOB_BACKEND == "rq" else shared
+            )
+            for name, cmd in children.items()
         }
         self.stdout.write(
             self.style.SUCCESS(

@@ -346,4 +346,9 @@
     zone.classList.remove("dragover");
     uploadAll(e.dataTransfer.files);
   });
+  // The upload form is sent by the code above; Enter in one of its fields must not post it
+  // (an inline onsubmit would be blocked by the Content-Security-Policy).
+  document.addEventListener("submit", function (e) {
+    if (e.target.matches("form[data-upload]")) e.preventDefault();
+  });
 })();
