@@ -156,3 +156,32 @@ def check_model(model: ProductModel, new_categories: list[int] | None, user=None
             details=details,
             code="out_of_scope",
         )
+
+
+def check_owners(product_ids, model_ids, user=None) -> None:
+    """Link writes that span many owners (replace everywhere, undo, auto-linking): every
+    product and product model touched must be in the editor's scope. Three queries."""
+    scope = editor_scope(user)
+    if scope is None:
+        return
+    product_ids, model_ids = set(product_ids) - {None}, set(model_ids) - {None}
+
+    class _Item:
+        created = False
+        categories = None
+
+        def __init__(self, product):
+            self.product = product
+
+    products = Product.objects.filter(pk__in=product_ids).only("pk", "sku", "parent_id")
+    check_products([_Item(p) for p in products], user)
+    if model_ids:
+        categories = _model_categories(model_ids)
+        outside = sorted(m for m in model_ids if not categories.get(m, set()) & scope.ids)
+        if outside:
+            code = ProductModel.objects.filter(pk=outside[0]).values_list("code", flat=True).get()
+            raise PermissionDenied(
+                _refusal(scope, "product model", code, leaving=False),
+                details={"code": code, "scope": list(scope.roots)},
+                code="out_of_scope",
+            )

@@ -195,8 +195,13 @@ def _claim(owner, expected_version: int | None) -> int:
 
 
 def _bump_many(product_ids, model_ids) -> None:
-    """Bump the links version of every owner a bulk write touched (no version named)."""
+    """Bump the links version of every owner a bulk write touched (no version named), after
+    checking the actor may change them all."""
+    from folio.catalog import scoping
+
     product_ids, model_ids = set(product_ids) - {None}, set(model_ids) - {None}
+    # An editor scoped to category trees changes the links of products in them only.
+    scoping.check_owners(product_ids, model_ids)
     _ensure_sets(product_ids, model_ids)
     LinkSet.objects.filter(
         Q(product_id__in=product_ids) | Q(product_model_id__in=model_ids)

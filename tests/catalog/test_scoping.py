@@ -18,6 +18,7 @@ from folio.catalog import values as v
 from folio.catalog.models import Product, ProductModel
 from folio.jobs.models import Job
 from folio.jobs.services import execute
+from folio.linking.models import Link
 from tests.conftest import run_folio
 from tests.fixtures.catalog import espresso_pro
 
@@ -398,6 +399,19 @@ def test_links_of_out_of_scope_products_are_refused(kitchen_editor, admin, setti
     r = _json(admin, "post", "/api/v1/catalog/products/WB-1/links", link)
     assert r.status_code == 201, r.content
     assert kitchen_editor.delete(f"/api/v1/links/{r.json()['id']}").status_code == 403
+
+    # Replace everywhere spans every product showing the asset: WB-1 is outside the scope,
+    # so the whole replacement is refused and no link changes (the admin may do it).
+    logo = add_asset(io.BytesIO(files.jpeg(color=(10, 120, 40))), filename="new-front.jpg")
+    swap = {"new_asset_id": logo.pk, "preview": False}
+    url = f"/api/v1/assets/{asset.pk}/replace-everywhere"
+    r = _json(kitchen_editor, "post", url, swap)
+    assert r.status_code == 403, r.content
+    assert r.json()["error"]["code"] == "out_of_scope" and "WB-1" in r.json()["error"]["message"]
+    assert set(Link.objects.filter(asset=logo).values_list("pk", flat=True)) == set()
+    r = _json(admin, "post", url, swap)
+    assert r.status_code == 200, r.content
+    assert Link.objects.filter(asset=logo).count() == 2
 
 
 def test_the_web_ui_obeys_the_scope(kitchen_editor, admin):
