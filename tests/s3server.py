@@ -76,6 +76,9 @@ def seaweed(tmp_path_factory):
             "-s3",
             f"-s3.port={ports['s3']}",
             f"-s3.config={config}",
+            # Off: their fixed default ports would clash between parallel test workers.
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             "-volume.max=5",
             "-master.volumeSizeLimitMB=64",
         ],

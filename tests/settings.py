@@ -15,6 +15,10 @@ def _scratch_dir(prefix: str) -> str:
     return path
 
 
+# pytest-xdist's workers inherit the controller's environment; each gets a var directory
+# (media, static files, spools) of its own so that no test sees another worker's files.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["FOLIO_VAR"] = _scratch_dir(f"folio-test-{os.environ['PYTEST_XDIST_WORKER']}-")
 os.environ.setdefault("FOLIO_VAR", _scratch_dir("folio-test-"))
 os.environ.setdefault("FOLIO_SECRET_KEY", "test-secret-key-not-for-production-use-0123456789")
 

@@ -24,7 +24,8 @@ from tests.s3server import ACCESS, BUCKET, SECRET, seaweed  # noqa: F401 - fixtu
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sqlite_only]
 
 SERVER = os.environ.get("FOLIO_MOVEUP_TEST_SERVER", "postgresql://postgres@127.0.0.1:5432")
-TARGET_DB = "folio_moveup_test"
+# One target per pytest-xdist worker (the move-up tests of two workers may run at once).
+TARGET_DB = f"folio_moveup_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 def _admin():

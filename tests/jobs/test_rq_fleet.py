@@ -1,7 +1,8 @@
 """The worker fleet: jobs through RQ on a real Redis, taken by real `folio worker` processes.
 
-Needs Redis on 127.0.0.1:6379. Each database backend's run uses a Redis database of its own
-(13 for SQLite, 14 for PostgreSQL), emptied before each test, so the two passes can run side
+Needs Redis on 127.0.0.1:6379. Each database backend's run, and each pytest-xdist worker of
+it, uses a Redis database of its own (15 and 14 for SQLite and PostgreSQL on the first worker,
+13 and 12 on the second, …), emptied before each test, so the passes and workers can run side
 by side. Without Redis these tests are skipped with a warning saying so, and fail under CI=true
 (as scripts/run-tests does for PostgreSQL) so a missing Redis cannot pass unnoticed.
 """
@@ -32,7 +33,8 @@ FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def _redis_url() -> str:
-    db = 13 if connection.vendor == "sqlite" else 14
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")) % 6
+    db = 15 - 2 * worker - (0 if connection.vendor == "sqlite" else 1)
     return f"redis://127.0.0.1:6379/{db}"
 
 
