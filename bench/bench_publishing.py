@@ -151,8 +151,7 @@ def run(ctx) -> Result | None:
             incr_s / full_s * 100 if full_s else 0.0,
             "%",
             target=Target("<=", 10.0, source="issue"),
-            note=f"{incr_s:.2f} s vs {full_s:.2f} s; counts {incr.counts}; change script "
-            f"{changed}",
+            note=f"{incr_s:.2f} s vs {full_s:.2f} s; counts {incr.counts}; change script {changed}",
         ),
     ]
     for f in CACHE_DIR.glob(f"{work.name}*"):
@@ -164,11 +163,19 @@ def run(ctx) -> Result | None:
         parameters={**pp.as_dict(), "catalog": source, "feed_mapping": pd.FEED_MAPPING},
         metrics=metrics,
         diagnostics={
-            "catalog": built, "populate": facts,
-            "full": {"counts": full.counts, "reasons": full.reasons, "files": full.files,
-                     "seconds": round(full_s, 3)},
-            "incremental": {"counts": incr.counts, "reasons": incr.reasons,
-                            "seconds": round(incr_s, 3)},
+            "catalog": built,
+            "populate": facts,
+            "full": {
+                "counts": full.counts,
+                "reasons": full.reasons,
+                "files": full.files,
+                "seconds": round(full_s, 3),
+            },
+            "incremental": {
+                "counts": incr.counts,
+                "reasons": incr.reasons,
+                "seconds": round(incr_s, 3),
+            },
             "change": changed,
         },
         notes=[

@@ -55,9 +55,34 @@ REQUIRED = ("name", "description", "brand", "gtin", "price")
 DISABLED_SHARE = 0.015
 NO_DESCRIPTION_SHARE = 0.015
 WORDS = (
-    "steel", "insulated", "bottle", "flask", "leakproof", "travel", "sport", "vacuum",
-    "double", "wall", "lid", "straw", "matte", "classic", "outdoor", "light", "cold", "hot",
-    "hours", "keeps", "drinks", "bpa", "free", "wide", "mouth", "handle", "loop", "powder",
+    "steel",
+    "insulated",
+    "bottle",
+    "flask",
+    "leakproof",
+    "travel",
+    "sport",
+    "vacuum",
+    "double",
+    "wall",
+    "lid",
+    "straw",
+    "matte",
+    "classic",
+    "outdoor",
+    "light",
+    "cold",
+    "hot",
+    "hours",
+    "keeps",
+    "drinks",
+    "bpa",
+    "free",
+    "wide",
+    "mouth",
+    "handle",
+    "loop",
+    "powder",
 )
 CATEGORIES = ("drinkware", "bottles", "flasks", "sport_bottles", "kids_bottles")
 FEED_MAPPING = {
@@ -108,14 +133,25 @@ def _common(rng: random.Random, n: int, *, describe_it: bool) -> dict:
     doc = {
         "name": [{"locale": LOCALE, "scope": None, "data": f"{_words(rng, 2, 4).title()} {n}"}],
         "brand": [{"locale": None, "scope": None, "data": rng.choice(BRANDS)}],
-        "price": [{"locale": None, "scope": None, "data": [
-            {"amount": f"{rng.uniform(5, 120):.2f}", "currency": CURRENCY}]}],
-        "capacity": [{"locale": None, "scope": None, "data": {
-            "amount": str(rng.choice((350, 500, 750, 1000))), "unit": "MILLILITER"}}],
+        "price": [
+            {
+                "locale": None,
+                "scope": None,
+                "data": [{"amount": f"{rng.uniform(5, 120):.2f}", "currency": CURRENCY}],
+            }
+        ],
+        "capacity": [
+            {
+                "locale": None,
+                "scope": None,
+                "data": {"amount": str(rng.choice((350, 500, 750, 1000))), "unit": "MILLILITER"},
+            }
+        ],
     }
     if describe_it:
-        doc["description"] = [{"locale": LOCALE, "scope": None,
-                               "data": f"<p>{_words(rng, 20, 60).capitalize()}.</p>"}]
+        doc["description"] = [
+            {"locale": LOCALE, "scope": None, "data": f"<p>{_words(rng, 20, 60).capitalize()}.</p>"}
+        ]
     return doc
 
 
@@ -176,13 +212,27 @@ def create_structure(p: Params) -> None:
     locale, _ = Locale.objects.get_or_create(code=LOCALE)
     currency, _ = Currency.objects.get_or_create(code=CURRENCY)
     root = Category.objects.create(code="master", path="master", labels={LOCALE: "Master"})
-    top = Category.objects.create(code=CATEGORIES[0], parent=root, path=f"master/{CATEGORIES[0]}",
-                                  labels={LOCALE: "Drinkware"})
+    top = Category.objects.create(
+        code=CATEGORIES[0],
+        parent=root,
+        path=f"master/{CATEGORIES[0]}",
+        labels={LOCALE: "Drinkware"},
+    )
     for n, code in enumerate(CATEGORIES[1:]):
-        Category.objects.create(code=code, parent=top, path=f"{top.path}/{code}", sort_order=n,
-                                labels={LOCALE: code.replace("_", " ").title()})
-    channel = Channel.objects.create(code=CHANNEL, kind="marketplace", territories=["US"],
-                                     labels={LOCALE: "Google Shopping"}, category_tree=root)
+        Category.objects.create(
+            code=code,
+            parent=top,
+            path=f"{top.path}/{code}",
+            sort_order=n,
+            labels={LOCALE: code.replace("_", " ").title()},
+        )
+    channel = Channel.objects.create(
+        code=CHANNEL,
+        kind="marketplace",
+        territories=["US"],
+        labels={LOCALE: "Google Shopping"},
+        category_tree=root,
+    )
     channel.locales.set([locale])
     channel.currencies.set([currency])
 
@@ -193,43 +243,63 @@ def create_structure(p: Params) -> None:
         "brand": {"type": "select"},
         "gtin": {"type": "identifier", "is_gtin": True},
         "price": {"type": "price"},
-        "capacity": {"type": "measurement", "measurement_family": volume,
-                     "default_unit": "MILLILITER", "allowed_units": ["MILLILITER", "LITER"],
-                     "negative_allowed": False},
+        "capacity": {
+            "type": "measurement",
+            "measurement_family": volume,
+            "default_unit": "MILLILITER",
+            "allowed_units": ["MILLILITER", "LITER"],
+            "negative_allowed": False,
+        },
         "color": {"type": "select"},
         "size": {"type": "select"},
     }
     attrs = {}
     for n, (code, spec) in enumerate(specs.items()):
-        attrs[code] = Attribute.objects.create(code=code, sort_order=n,
-                                               labels={LOCALE: code.title()}, **spec)
+        attrs[code] = Attribute.objects.create(
+            code=code, sort_order=n, labels={LOCALE: code.title()}, **spec
+        )
     options = {"brand": BRANDS, "color": COLORS, "size": SIZES}
-    AttributeOption.objects.bulk_create([
-        AttributeOption(attribute=attrs[code], code=o, sort_order=k,
-                        labels={LOCALE: o.replace("_", " ").title()})
-        for code, opts in options.items() for k, o in enumerate(opts)
-    ])
+    AttributeOption.objects.bulk_create(
+        [
+            AttributeOption(
+                attribute=attrs[code],
+                code=o,
+                sort_order=k,
+                labels={LOCALE: o.replace("_", " ").title()},
+            )
+            for code, opts in options.items()
+            for k, o in enumerate(opts)
+        ]
+    )
     fv_ids = {}
     for code in FAMILIES:
-        fam = Family.objects.create(code=code, labels={LOCALE: code.title()},
-                                    label_attribute=attrs["name"])
+        fam = Family.objects.create(
+            code=code, labels={LOCALE: code.title()}, label_attribute=attrs["name"]
+        )
         fam.attributes.set(list(attrs.values()))
-        FamilyRequirement.objects.bulk_create([
-            FamilyRequirement(family=fam, attribute=attrs[c], channel=channel) for c in REQUIRED
-        ])
-        fv = FamilyVariant.objects.create(code=f"{code}_by_color", family=fam,
-                                          labels={LOCALE: f"{code.title()} by color"})
-        FamilyVariantAttribute.objects.bulk_create([
-            FamilyVariantAttribute(family_variant=fv, attribute=attrs[c], level=1,
-                                   is_axis=c == "color")
-            for c in ("color", "size", "gtin")
-        ])
+        FamilyRequirement.objects.bulk_create(
+            [FamilyRequirement(family=fam, attribute=attrs[c], channel=channel) for c in REQUIRED]
+        )
+        fv = FamilyVariant.objects.create(
+            code=f"{code}_by_color", family=fam, labels={LOCALE: f"{code.title()} by color"}
+        )
+        FamilyVariantAttribute.objects.bulk_create(
+            [
+                FamilyVariantAttribute(
+                    family_variant=fv, attribute=attrs[c], level=1, is_axis=c == "color"
+                )
+                for c in ("color", "size", "gtin")
+            ]
+        )
         fv_ids[code] = fv.pk
     blocks = (p.products + BLOCK - 1) // BLOCK
     ProductModel.objects.bulk_create(
         [
-            ProductModel(code=model_code(b), values=model_values(p, b),
-                         family_variant_id=fv_ids[FAMILIES[b % len(FAMILIES)]])
+            ProductModel(
+                code=model_code(b),
+                values=model_values(p, b),
+                family_variant_id=fv_ids[FAMILIES[b % len(FAMILIES)]],
+            )
             for b in range(blocks)
             if b * BLOCK + SIMPLE < p.products
         ],
@@ -252,8 +322,10 @@ def build_catalog(p: Params, *, chunk: int = 10_000) -> dict:
             if line["status"] != "created":
                 raise RuntimeError(f"building the publishing catalog: {line}")
             written += 1
-        print(f"  built {written:,}/{p.products:,} products, "
-              f"{time.perf_counter() - t0:,.0f} s", flush=True)
+        print(
+            f"  built {written:,}/{p.products:,} products, {time.perf_counter() - t0:,.0f} s",
+            flush=True,
+        )
     return {"catalog_seconds": round(time.perf_counter() - t0, 1), "products": written}
 
 
@@ -312,9 +384,18 @@ def _rendition_rows(cursor, shas: list[str], preset, blob) -> None:
         "%s, '', %s, %s, 40)",
         [
             (
-                sha, spec_hash, preset.pk, preset.version, applied, json.dumps(spec),
-                blob.sha256, blob.size, json.dumps({"passed": True, "checks": []}), False,
-                NOW, NOW,
+                sha,
+                spec_hash,
+                preset.pk,
+                preset.version,
+                applied,
+                json.dumps(spec),
+                blob.sha256,
+                blob.size,
+                json.dumps({"passed": True, "checks": []}),
+                False,
+                NOW,
+                NOW,
             )
             for sha in shas
         ],
@@ -337,8 +418,9 @@ def populate(p: Params, connection) -> dict:
     with transaction.atomic():
         preset = Preset.objects.get(code=PRESET)
         channel = Channel.objects.get(code=CHANNEL)
-        ImageSlot.objects.create(channel=channel, role="main", preset=preset, max_count=1,
-                                 required=True)
+        ImageSlot.objects.create(
+            channel=channel, role="main", preset=preset, max_count=1, required=True
+        )
         ImageSlot.objects.create(channel=channel, role="gallery", preset=preset, max_count=3)
         preset_service.get_preset(PRESET)
         blob = rendition_blob()
@@ -371,8 +453,13 @@ def populate(p: Params, connection) -> dict:
         facts["links"] = len(links)
         facts["renditions"] = len(shas)
         Feed.objects.create(
-            channel=channel, code="google", name="Google Shopping (bench)",
-            format="google-xml", locales=[LOCALE], currency=CURRENCY, mapping=FEED_MAPPING,
+            channel=channel,
+            code="google",
+            name="Google Shopping (bench)",
+            format="google-xml",
+            locales=[LOCALE],
+            currency=CURRENCY,
+            mapping=FEED_MAPPING,
             options={"link_template": "https://shop.example.com/p/{sku}"},
         )
     facts["populate_seconds"] = round(time.perf_counter() - t0, 1)
@@ -399,15 +486,42 @@ def change(p: Params, connection) -> dict:
     def patch(sku: str) -> dict:
         i = int(sku.split("-")[1])
         if i % BLOCK < SIMPLE:
-            return {"sku": sku, "values": {
-                "name": [{"locale": LOCALE, "scope": None,
-                          "data": f"Renamed {_words(rng, 2, 3).title()} {i}"}],
-                "price": [{"locale": None, "scope": None, "data": [
-                    {"amount": f"{rng.uniform(5, 120):.2f}", "currency": CURRENCY}]}],
-            }}
+            return {
+                "sku": sku,
+                "values": {
+                    "name": [
+                        {
+                            "locale": LOCALE,
+                            "scope": None,
+                            "data": f"Renamed {_words(rng, 2, 3).title()} {i}",
+                        }
+                    ],
+                    "price": [
+                        {
+                            "locale": None,
+                            "scope": None,
+                            "data": [
+                                {"amount": f"{rng.uniform(5, 120):.2f}", "currency": CURRENCY}
+                            ],
+                        }
+                    ],
+                },
+            }
         # name and price belong to the model; the variant's own value is its size
-        return {"sku": sku, "values": {"size": [{"locale": None, "scope": None, "data": rng.choice(
-            [s for s in SIZES if s != product(p, i)["values"]["size"][0]["data"]])}]}}
+        return {
+            "sku": sku,
+            "values": {
+                "size": [
+                    {
+                        "locale": None,
+                        "scope": None,
+                        "data": rng.choice(
+                            [s for s in SIZES if s != product(p, i)["values"]["size"][0]["data"]]
+                        ),
+                    }
+                ]
+            },
+        }
 
     written = 0
     for line in services.bulk_upsert(patch(sku) for sku in chosen):
@@ -431,8 +545,10 @@ def change(p: Params, connection) -> dict:
             "pages, duration, metadata, uploaded_at, comment, pruned, asset_id, uploaded_by_id, "
             "blob_id) VALUES (%s, 2, %s, 'image/jpeg', 260000, 2000, 2000, NULL, NULL, '{}', "
             "%s, 'replaced', 0, %s, NULL, %s)",
-            [(vbase + k + 1, f"IMG_{aid}_v2.jpg", NOW, aid, sha)
-             for k, (aid, sha) in enumerate(zip(picked, shas, strict=True))],
+            [
+                (vbase + k + 1, f"IMG_{aid}_v2.jpg", NOW, aid, sha)
+                for k, (aid, sha) in enumerate(zip(picked, shas, strict=True))
+            ],
         )
         # A new file version bumps the asset's row version, as the upload path does.
         c.executemany(

@@ -33,8 +33,11 @@ def main(argv: list[str] | None = None) -> None:
         # A server that is down or a database never migrated is an operator's matter, not a
         # bug: say what and what to do, without a traceback.
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = " (run `folio migrate` first)" if "no such table" in first or "does not exist" \
-            in first else " (is FOLIO_DATABASE_URL right and the server running?)"
+        hint = (
+            " (run `folio migrate` first)"
+            if "no such table" in first or "does not exist" in first
+            else " (is FOLIO_DATABASE_URL right and the server running?)"
+        )
         sys.stderr.write(f"folio: database error: {first}{hint}\n")
         sys.exit(3)
     except KeyboardInterrupt:

@@ -328,7 +328,7 @@ API_RATE_LIMIT = env("FOLIO_API_RATE_LIMIT", "600/m")
 
 
 def env_rate(name: str, default: str) -> tuple[int, int] | None:
-    """"10/15m" → (10, 900): at most 10 in 15 minutes; "off" → None (no limit)."""
+    """ "10/15m" → (10, 900): at most 10 in 15 minutes; "off" → None (no limit)."""
     value = env(name, default)
     if value.lower() == "off":
         return None

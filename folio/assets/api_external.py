@@ -97,13 +97,23 @@ class UpsertOut(Schema):
     asset: ExternalAssetOut
 
 
-@router.post("/external-systems", response={201: SystemCreated},
-             summary="Register another DAM (its shared webhook secret is shown once)")
+@router.post(
+    "/external-systems",
+    response={201: SystemCreated},
+    summary="Register another DAM (its shared webhook secret is shown once)",
+)
 def create_system(request, payload: SystemIn):
     require(request.user, MANAGE)
     system, secret = external.register_system(payload.code, payload.name, payload.secret)
-    return Status(201, {"code": system.code, "name": system.name, "created_at": system.created_at,
-                 "secret": secret})
+    return Status(
+        201,
+        {
+            "code": system.code,
+            "name": system.name,
+            "created_at": system.created_at,
+            "secret": secret,
+        },
+    )
 
 
 @router.get("/external-systems", response=list[SystemOut], summary="Registered DAMs")
@@ -114,8 +124,11 @@ def list_systems(request):
     return list(ExternalSystem.objects.all())
 
 
-@router.put("/external-assets/{system}/{external_id}", response=UpsertOut,
-            summary="Create or update the reference to an asset of another DAM")
+@router.put(
+    "/external-assets/{system}/{external_id}",
+    response=UpsertOut,
+    summary="Create or update the reference to an asset of another DAM",
+)
 def upsert_asset(request, system: str, external_id: str, payload: ExternalAssetIn):
     require(request.user, "assets.change_asset")
     facts = payload.dict(exclude_unset=True)
@@ -124,8 +137,9 @@ def upsert_asset(request, system: str, external_id: str, payload: ExternalAssetI
     return {"result": done.result, "asset": asset}
 
 
-@router.get("/external-assets", response=list[ExternalAssetOut],
-            summary="Assets referenced from other DAMs")
+@router.get(
+    "/external-assets", response=list[ExternalAssetOut], summary="Assets referenced from other DAMs"
+)
 @paginate(Pagination, ordering=("-id",))
 def list_external(request, system: str | None = None, **kwargs):
     require(request.user, "assets.view_asset")
@@ -179,21 +193,30 @@ class FeedAsset(Schema):
     @staticmethod
     def resolve_links(obj):
         return [
-            {"sku": lk.product.sku, "role": lk.role, "position": lk.position,
-             "locale": lk.locale, "channel": lk.channel.code if lk.channel_id else None}
+            {
+                "sku": lk.product.sku,
+                "role": lk.role,
+                "position": lk.position,
+                "locale": lk.locale,
+                "channel": lk.channel.code if lk.channel_id else None,
+            }
             for lk in getattr(obj, "feed_links", [])
         ]
 
 
-@router.get("/dam/assets", response=list[FeedAsset],
-            summary="Approved, in-rights assets with download URLs and links by SKU")
+@router.get(
+    "/dam/assets",
+    response=list[FeedAsset],
+    summary="Approved, in-rights assets with download URLs and links by SKU",
+)
 @paginate(Pagination, ordering=("-id",))
 def dam_feed(request, updated_since: datetime.datetime | None = Query(None), **kwargs):
     require(request.user, "assets.view_asset")
     qs = browse.visible_assets(
         request.user,
         Asset.objects.filter(rights.publishable_q())
-        .select_related("current_version").prefetch_related("channels"),
+        .select_related("current_version")
+        .prefetch_related("channels"),
     )
     if updated_since is not None:
         qs = qs.filter(updated_at__gte=updated_since)
@@ -202,10 +225,13 @@ def dam_feed(request, updated_since: datetime.datetime | None = Query(None), **k
     # An agency sees files, not the catalog: no links by SKU.
     if apps.is_installed("folio.linking") and not browse.is_restricted(request.user):
         link_model = apps.get_model("linking", "Link")
-        qs = qs.prefetch_related(Prefetch(
-            "links",
-            queryset=link_model.objects.filter(product__isnull=False)
-            .select_related("product", "channel").order_by("product__sku", "role", "position"),
-            to_attr="feed_links",
-        ))
+        qs = qs.prefetch_related(
+            Prefetch(
+                "links",
+                queryset=link_model.objects.filter(product__isnull=False)
+                .select_related("product", "channel")
+                .order_by("product__sku", "role", "position"),
+                to_attr="feed_links",
+            )
+        )
     return qs

@@ -455,9 +455,7 @@ def unarchive(
     if_match: str | None = IF_MATCH,
 ):
     require(request.user, "assets.change_asset")
-    workflow.unarchive(
-        asset_id, request.user, expected_version=expected_version(version, if_match)
-    )
+    workflow.unarchive(asset_id, request.user, expected_version=expected_version(version, if_match))
     return _detail_response(asset_id, request, response)
 
 

@@ -40,8 +40,16 @@ from folio.versioning import save_versioned
 
 S = Asset.Status
 # Facts the other DAM owns, copied onto the Asset as they are.
-PLAIN_FACTS = ("title", "kind", "licence", "territories", "alt_text", "valid_from",
-               "expires_at", "external_url")
+PLAIN_FACTS = (
+    "title",
+    "kind",
+    "licence",
+    "territories",
+    "alt_text",
+    "valid_from",
+    "expires_at",
+    "external_url",
+)
 UNSET = object()
 
 
@@ -59,19 +67,24 @@ def register_system(code: str, name: str, secret: str | None = None) -> tuple[Ex
     """A new external DAM and its shared secret (generated unless given), returned once."""
     code = (code or "").strip()
     if not code or not code.replace("-", "").replace("_", "").isalnum():
-        raise InvalidInput("code must be a slug (letters, digits, - and _)",
-                           details={"field": "code", "value": code})
+        raise InvalidInput(
+            "code must be a slug (letters, digits, - and _)",
+            details={"field": "code", "value": code},
+        )
     secret = secret or secrets.token_urlsafe(32)
     if len(secret) < 16:
-        raise InvalidInput("the secret must have at least 16 characters",
-                           details={"field": "secret"})
+        raise InvalidInput(
+            "the secret must have at least 16 characters", details={"field": "secret"}
+        )
     try:
         with transaction.atomic():
-            system = ExternalSystem.objects.create(code=code, name=(name or code)[:200],
-                                                   secret=secret)
+            system = ExternalSystem.objects.create(
+                code=code, name=(name or code)[:200], secret=secret
+            )
     except IntegrityError:
-        raise Conflict(f"an external system {code} exists already",
-                       details={"code": code}) from None
+        raise Conflict(
+            f"an external system {code} exists already", details={"code": code}
+        ) from None
     # The secret is never part of the audit entry.
     audit.record("external_system.create", system, summary=f"register external DAM {code}")
     return system, secret
@@ -100,8 +113,10 @@ def _when(name: str, value):
             try:
                 day = datetime.date.fromisoformat(str(value))
             except ValueError:
-                raise InvalidInput(f"{name}: {value!r} is not an ISO 8601 date or time",
-                                   details={"field": name, "value": str(value)}) from None
+                raise InvalidInput(
+                    f"{name}: {value!r} is not an ISO 8601 date or time",
+                    details={"field": name, "value": str(value)},
+                ) from None
             parsed = datetime.datetime.combine(day, datetime.time())
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, datetime.UTC)
@@ -110,8 +125,10 @@ def _when(name: str, value):
 
 def _choice(name: str, value, allowed) -> str:
     if value not in allowed:
-        raise InvalidInput(f"{name}: {value!r} is not one of {', '.join(allowed)}",
-                           details={"field": name, "value": value, "allowed": list(allowed)})
+        raise InvalidInput(
+            f"{name}: {value!r} is not one of {', '.join(allowed)}",
+            details={"field": name, "value": value, "allowed": list(allowed)},
+        )
     return value
 
 
@@ -125,8 +142,10 @@ def _channels(codes: list[str]) -> list[Channel]:
     found = {c.code: c for c in Channel.objects.filter(code__in=codes)}
     missing = [c for c in codes if c not in found]
     if missing:
-        raise InvalidInput(f"channels: no channel {', '.join(missing)}",
-                           details={"field": "channels", "value": missing})
+        raise InvalidInput(
+            f"channels: no channel {', '.join(missing)}",
+            details={"field": "channels", "value": missing},
+        )
     return [found[c] for c in codes]
 
 
@@ -146,8 +165,11 @@ def _label(system: ExternalSystem) -> str:
 
 def _history(asset: Asset, action: str, changes: list, user, system) -> None:
     AssetChange.objects.create(
-        asset=asset, version=asset.version, user=user if getattr(user, "pk", None) else None,
-        username=getattr(user, "username", "") or _label(system), action=action,
+        asset=asset,
+        version=asset.version,
+        user=user if getattr(user, "pk", None) else None,
+        username=getattr(user, "username", "") or _label(system),
+        action=action,
         changes=changes,
     )
 
@@ -179,8 +201,9 @@ def upsert_external(
     system = get_system(system)
     external_id = str(external_id or "").strip()
     if not external_id or len(external_id) > 300:
-        raise InvalidInput("external_id is required (at most 300 characters)",
-                           details={"field": "external_id"})
+        raise InvalidInput(
+            "external_id is required (at most 300 characters)", details={"field": "external_id"}
+        )
     facts: dict = {}
     if url is not UNSET:
         url = str(url or "")
@@ -192,17 +215,17 @@ def upsert_external(
     if kind is not UNSET:
         facts["kind"] = _choice("kind", kind or Asset.Kind.OTHER, Asset.Kind.values)
     if alt_text is not UNSET:
-        if not isinstance(alt_text, dict) or not all(
-            isinstance(v, str) for v in alt_text.values()
-        ):
-            raise InvalidInput("alt_text must map locale codes to text",
-                               details={"field": "alt_text"})
+        if not isinstance(alt_text, dict) or not all(isinstance(v, str) for v in alt_text.values()):
+            raise InvalidInput(
+                "alt_text must map locale codes to text", details={"field": "alt_text"}
+            )
         facts["alt_text"] = dict(alt_text)
     if licence is not UNSET:
         facts["licence"] = str(licence or "")[:300]
     if territories is not UNSET:
-        facts["territories"] = sorted({t.upper() for t in _str_list("territories",
-                                                                     territories or [])})
+        facts["territories"] = sorted(
+            {t.upper() for t in _str_list("territories", territories or [])}
+        )
     if valid_from is not UNSET:
         facts["valid_from"] = _when("valid_from", valid_from)
     if expires_at is not UNSET:
@@ -210,35 +233,57 @@ def upsert_external(
     new_status = None if status is UNSET else _choice("status", status, S.values)
     chans = None if channels is UNSET else _channels(_str_list("channels", channels or []))
     file_facts = {}
-    for name, value in (("filename", filename), ("mime", mime), ("width", width),
-                        ("height", height)):
+    for name, value in (
+        ("filename", filename),
+        ("mime", mime),
+        ("width", width),
+        ("height", height),
+    ):
         if value is UNSET:
             continue
-        if name in ("width", "height") and value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        if (
+            name in ("width", "height")
+            and value is not None
+            and (not isinstance(value, int) or isinstance(value, bool) or value < 0)
         ):
             raise InvalidInput(f"{name} must be a whole number", details={"field": name})
         file_facts[name] = value if name in ("width", "height") else str(value or "")[:255]
     updated_at = _when("updated_at", updated_at)
 
     with transaction.atomic():
-        asset = (Asset.objects.select_for_update()
-                 .filter(external_system=system.code, external_id=external_id).first())
-        if asset is not None and updated_at and asset.external_updated_at and (
-            updated_at < asset.external_updated_at
+        asset = (
+            Asset.objects.select_for_update()
+            .filter(external_system=system.code, external_id=external_id)
+            .first()
+        )
+        if (
+            asset is not None
+            and updated_at
+            and asset.external_updated_at
+            and (updated_at < asset.external_updated_at)
         ):
             # An older event delivered late must not undo a newer one.
             return Upserted(asset, "skipped")
         created = asset is None
         if created:
-            asset = Asset(external_system=system.code, external_id=external_id,
-                          title=facts.get("title") or external_id[:300], type=Asset.Type.IMAGE,
-                          status=new_status or S.DRAFT, created_by=user)
+            asset = Asset(
+                external_system=system.code,
+                external_id=external_id,
+                title=facts.get("title") or external_id[:300],
+                type=Asset.Type.IMAGE,
+                status=new_status or S.DRAFT,
+                created_by=user,
+            )
         changes = []
         for name in PLAIN_FACTS:
             if name in facts and getattr(asset, name) != facts[name]:
-                changes.append({"field": name, "old": None if created else
-                                _plain(getattr(asset, name)), "new": _plain(facts[name])})
+                changes.append(
+                    {
+                        "field": name,
+                        "old": None if created else _plain(getattr(asset, name)),
+                        "new": _plain(facts[name]),
+                    }
+                )
                 setattr(asset, name, facts[name])
         if not asset.title:
             asset.title = external_id[:300]
@@ -247,11 +292,13 @@ def upsert_external(
         if new_file != old_file:
             changes.append({"field": "external_file", "old": old_file or None, "new": new_file})
             asset.custom = {**(asset.custom or {}), "external_file": new_file}
-        new_type = _type(new_file.get("mime", ""), new_file.get("filename", ""),
-                         None if created else asset.type)
+        new_type = _type(
+            new_file.get("mime", ""), new_file.get("filename", ""), None if created else asset.type
+        )
         if new_type != asset.type:
-            changes.append({"field": "type", "old": None if created else asset.type,
-                            "new": new_type})
+            changes.append(
+                {"field": "type", "old": None if created else asset.type, "new": new_type}
+            )
             asset.type = new_type
         old_status = None if created else asset.status
         if updated_at and updated_at != asset.external_updated_at:
@@ -270,16 +317,18 @@ def upsert_external(
                 save_versioned(asset, None, fields)
             else:  # only the delivery time moved: no new row version, nothing to announce
                 Asset.objects.filter(pk=asset.pk).update(
-                    external_updated_at=asset.external_updated_at)
+                    external_updated_at=asset.external_updated_at
+                )
         if changes or created:
-            _history(asset, "external_create" if created else "external_update", changes,
-                     user, system)
+            _history(
+                asset, "external_create" if created else "external_update", changes, user, system
+            )
             audit.record(
-                "asset.external_" + ("create" if created else "update"), asset,
+                "asset.external_" + ("create" if created else "update"),
+                asset,
                 summary=f"{'add' if created else 'update'} {asset.title} from {system.code} "
-                        f"({external_id})",
-                changes={"system": system.code, "external_id": external_id,
-                         "changes": changes},
+                f"({external_id})",
+                changes={"system": system.code, "external_id": external_id, "changes": changes},
             )
         status_changed = False
         if new_status is not None and (created or new_status != old_status):
@@ -307,10 +356,12 @@ def _set_status(asset: Asset, old, new: str, system: ExternalSystem, user) -> No
         save_versioned(asset, None, ["status"])
     change = [{"field": "status", "old": old, "new": new, "decided_by": _label(system)}]
     _history(asset, "external_status", change, user, system)
-    audit.record("asset.external_status", asset,
-                 summary=f"{system.code} set {asset.title} to {new}",
-                 changes={"system": system.code, "external_id": asset.external_id,
-                          "old": old, "new": new})
+    audit.record(
+        "asset.external_status",
+        asset,
+        summary=f"{system.code} set {asset.title} to {new}",
+        changes={"system": system.code, "external_id": asset.external_id, "old": old, "new": new},
+    )
     if old is not None:
         signals.asset_status_changed.send(sender=Asset, asset=asset, old=old, new=new)
 
@@ -320,11 +371,16 @@ def delete_external(system, external_id: str, *, user=None) -> Upserted:
     readable; linking refuses archived assets). Unknown or already archived: nothing to do."""
     system = get_system(system)
     with transaction.atomic():
-        asset = (Asset.objects.select_for_update()
-                 .filter(external_system=system.code, external_id=str(external_id)).first())
+        asset = (
+            Asset.objects.select_for_update()
+            .filter(external_system=system.code, external_id=str(external_id))
+            .first()
+        )
         if asset is None:
-            raise NotFound(f"no asset {external_id} from {system.code}",
-                           details={"system": system.code, "external_id": external_id})
+            raise NotFound(
+                f"no asset {external_id} from {system.code}",
+                details={"system": system.code, "external_id": external_id},
+            )
         if asset.status == S.ARCHIVED:
             return Upserted(asset, "unchanged")
         _set_status(asset, asset.status, S.ARCHIVED, system, user)
@@ -474,17 +530,26 @@ def _open(url: str, max_bytes: int):
         timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT, read), read=read)
         if scheme == "https":
             pool = urllib3.HTTPSConnectionPool(
-                address, port, timeout=timeout, retries=False, server_hostname=host,
-                assert_hostname=host, cert_reqs="CERT_REQUIRED",
+                address,
+                port,
+                timeout=timeout,
+                retries=False,
+                server_hostname=host,
+                assert_hostname=host,
+                cert_reqs="CERT_REQUIRED",
             )
         else:
             pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
         default_port = 443 if scheme == "https" else 80
-        headers = {"Host": host if port == default_port else f"{host}:{port}",
-                   "User-Agent": "Folio (external asset fetch)", "Accept": "*/*"}
+        headers = {
+            "Host": host if port == default_port else f"{host}:{port}",
+            "User-Agent": "Folio (external asset fetch)",
+            "Accept": "*/*",
+        }
         try:
-            response = pool.urlopen("GET", target, headers=headers, redirect=False,
-                                    preload_content=False)
+            response = pool.urlopen(
+                "GET", target, headers=headers, redirect=False, preload_content=False
+            )
         except urllib3.exceptions.HTTPError as exc:
             raise _refuse(url, f"the other DAM did not answer ({type(exc).__name__})") from None
         if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
@@ -517,8 +582,11 @@ def fetched_mark(version) -> dict | None:
 def is_fetched_current(asset: Asset) -> bool:
     """The asset's file is the one its reference names now (same URL, same change time)."""
     mark = fetched_mark(asset.current_version)
-    return bool(mark) and mark.get("url") == asset.external_url and (
-        mark.get("external_updated_at") == _stamp(asset))
+    return (
+        bool(mark)
+        and mark.get("url") == asset.external_url
+        and (mark.get("external_updated_at") == _stamp(asset))
+    )
 
 
 def needs_fetch(asset: Asset) -> bool:
@@ -558,8 +626,9 @@ def fetch_file(asset_id: int, *, user=None):
     if asset is None:
         raise NotFound(f"no asset {asset_id}", details={"asset_id": asset_id})
     if not asset.external_id or not asset.external_url:
-        raise InvalidInput(f"asset {asset_id} is not an external asset with a URL",
-                           details={"asset_id": asset_id})
+        raise InvalidInput(
+            f"asset {asset_id} is not an external asset with a URL", details={"asset_id": asset_id}
+        )
     if is_fetched_current(asset):
         return asset.current_version
     system = get_system(asset.external_system)
@@ -574,11 +643,16 @@ def fetch_file(asset_id: int, *, user=None):
             transaction.atomic(),
         ):
             if previews.source_kind(info["mime"]) is None:
-                raise _refuse(wanted_url, f"the file is {info['mime']}, not an image, video "
-                                          "or PDF (an error page?)")
+                raise _refuse(
+                    wanted_url,
+                    f"the file is {info['mime']}, not an image, video or PDF (an error page?)",
+                )
             asset = Asset.objects.select_for_update().get(pk=asset_id)
-            mark = {"url": wanted_url, "external_updated_at": stamp,
-                    "at": timezone.now().isoformat()}
+            mark = {
+                "url": wanted_url,
+                "external_updated_at": stamp,
+                "at": timezone.now().isoformat(),
+            }
             current = asset.current_version
             if current is not None and current.blob_id == sp.sha256:
                 # The same bytes as before: only the mark moves (no new version).
@@ -586,18 +660,34 @@ def fetch_file(asset_id: int, *, user=None):
                 current.save(update_fields=["metadata"])
                 return current
             blob, _ = storage.put(sp)
-            number = (asset.versions.order_by("-number").values_list("number", flat=True)
-                      .first() or 0) + 1
+            number = (
+                asset.versions.order_by("-number").values_list("number", flat=True).first() or 0
+            ) + 1
             version = AssetVersion.objects.create(
-                asset=asset, number=number, blob=blob, filename=filename, mime=info["mime"],
-                size=sp.size, width=info["width"], height=info["height"], pages=info["pages"],
-                duration=info["duration"], metadata={**info["metadata"], FETCH_MARK: mark},
+                asset=asset,
+                number=number,
+                blob=blob,
+                filename=filename,
+                mime=info["mime"],
+                size=sp.size,
+                width=info["width"],
+                height=info["height"],
+                pages=info["pages"],
+                duration=info["duration"],
+                metadata={**info["metadata"], FETCH_MARK: mark},
                 uploaded_by=user if getattr(user, "pk", None) else None,
                 comment=f"fetched from {system.code}",
             )
-            changes = [{"field": "version", "old": current.number if current else None,
-                        "new": number, "filename": filename, "sha256": sp.sha256,
-                        "url": wanted_url}]
+            changes = [
+                {
+                    "field": "version",
+                    "old": current.number if current else None,
+                    "new": number,
+                    "filename": filename,
+                    "sha256": sp.sha256,
+                    "url": wanted_url,
+                }
+            ]
             asset.current_version = version
             fields = ["current_version"]
             new_type = type_of(version.mime)
@@ -607,10 +697,16 @@ def fetch_file(asset_id: int, *, user=None):
                 fields.append("type")
             save_versioned(asset, None, fields)
             _history(asset, "external_fetch", changes, user, system)
-            audit.record("asset.external_fetch", asset,
-                         summary=f"fetch {filename} of {asset.title} from {system.code}",
-                         changes={"system": system.code, "external_id": asset.external_id,
-                                  "changes": changes})
+            audit.record(
+                "asset.external_fetch",
+                asset,
+                summary=f"fetch {filename} of {asset.title} from {system.code}",
+                changes={
+                    "system": system.code,
+                    "external_id": asset.external_id,
+                    "changes": changes,
+                },
+            )
             signals.version_added.send(sender=Asset, asset=asset, version=version)
             signals.asset_changed.send(sender=Asset, asset_ids=[asset.pk])
     finally:
@@ -620,12 +716,20 @@ def fetch_file(asset_id: int, *, user=None):
 
 def fetch_later(asset_ids) -> None:
     """Start the fetch job for those of these assets that need their file (on commit)."""
-    ids = [a.pk for a in Asset.objects.select_related("current_version")
-           .filter(pk__in=list(asset_ids)).exclude(external_id="").exclude(external_url="")
-           if needs_fetch(a)]
+    ids = [
+        a.pk
+        for a in Asset.objects.select_related("current_version")
+        .filter(pk__in=list(asset_ids))
+        .exclude(external_id="")
+        .exclude(external_url="")
+        if needs_fetch(a)
+    ]
     if ids:
-        start_job(fetch_external_files, label=f"Fetch {len(ids)} file(s) from other DAMs",
-                  asset_ids=sorted(ids))
+        start_job(
+            fetch_external_files,
+            label=f"Fetch {len(ids)} file(s) from other DAMs",
+            asset_ids=sorted(ids),
+        )
 
 
 @job("Fetch files from other DAMs", max_attempts=3)

@@ -35,15 +35,22 @@ class Collection(VersionedModel):
     description = models.TextField(blank=True)
     is_brand_kit = models.BooleanField(default=False)
     # Which review an asset in this collection goes through (else its kind's, else the default).
-    workflow = models.ForeignKey("ReviewWorkflow", null=True, blank=True,
-                                 on_delete=models.SET_NULL, related_name="collections")
+    workflow = models.ForeignKey(
+        "ReviewWorkflow",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="collections",
+    )
     # Agency users see and upload only into collections they are given.
-    agencies = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
-                                      related_name="agency_collections")
+    agencies = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="agency_collections"
+    )
     # Asset managers scoped to this collection: a manager given any collection changes,
     # deletes and uploads only within their collections (folio.assets.scoping).
-    managers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
-                                      related_name="managed_collections")
+    managers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="managed_collections"
+    )
 
     class Meta:
         ordering = ["code"]
@@ -133,10 +140,12 @@ class Asset(VersionedModel):
     description = models.TextField(blank=True)
     type = models.CharField(max_length=10, choices=Type.choices)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.OTHER)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT,
-                              db_index=True)
-    current_version = models.ForeignKey("AssetVersion", null=True, blank=True,
-                                        on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    current_version = models.ForeignKey(
+        "AssetVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     alt_text = models.JSONField(default=dict, blank=True)  # {"en_US": "…", "de_DE": "…"}
     tags = models.ManyToManyField(Tag, blank=True, related_name="assets")
     collections = models.ManyToManyField(Collection, blank=True, related_name="assets")
@@ -153,8 +162,9 @@ class Asset(VersionedModel):
     custom = models.JSONField(default=dict, blank=True)
     # Perceptual hash of the current image version (64-bit dHash as 16 hex digits).
     phash = models.CharField(max_length=16, blank=True, db_index=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     # An asset that lives in another DAM (see folio/assets/external.py): its file stays
     # there, Folio keeps the reference and the facts it needs. Blank for local assets.
@@ -212,8 +222,9 @@ class AssetVersion(models.Model):
     # Everything else read from the file: orientation, colour space, ICC, EXIF/IPTC/XMP,
     # codecs, frame size, "extension_mismatch"…
     metadata = models.JSONField(default=dict, blank=True)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     uploaded_at = models.DateTimeField(default=timezone.now)
     comment = models.CharField(max_length=500, blank=True)
     pruned = models.BooleanField(default=False)  # bytes removed by the retention setting
@@ -234,8 +245,9 @@ class AssetChange(models.Model):
     asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="history")
     version = models.PositiveIntegerField()  # the asset's row version after the change
     at = models.DateTimeField(default=timezone.now)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                             on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     username = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=30)
     changes = models.JSONField(default=list)
@@ -255,8 +267,9 @@ class Review(models.Model):
     version_number = models.PositiveIntegerField()
     step = models.CharField(max_length=100)
     decision = models.CharField(max_length=10, choices=Decision.choices)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_at = models.DateTimeField(default=timezone.now)
     comment = models.TextField(blank=True)
 
@@ -274,9 +287,7 @@ class Preview(models.Model):
     height = models.PositiveIntegerField()
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["version", "name"], name="preview_once")
-        ]
+        constraints = [models.UniqueConstraint(fields=["version", "name"], name="preview_once")]
 
 
 class Upload(models.Model):
@@ -287,8 +298,9 @@ class Upload(models.Model):
     filename = models.CharField(max_length=255)
     size = models.PositiveBigIntegerField()  # announced total
     received = models.PositiveBigIntegerField(default=0)
-    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.CASCADE,
-                              related_name="+")  # a new version of this asset, when set
+    asset = models.ForeignKey(
+        Asset, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )  # a new version of this asset, when set
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
 
@@ -312,11 +324,13 @@ class ShareLink(models.Model):
     secret_hash = models.CharField(max_length=64)
     name = models.CharField(max_length=200)
     assets = models.ManyToManyField(Asset, blank=True, related_name="share_links")
-    collection = models.ForeignKey(Collection, null=True, blank=True, on_delete=models.CASCADE,
-                                   related_name="share_links")
+    collection = models.ForeignKey(
+        Collection, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+    )
     preset = models.CharField(max_length=100, blank=True)  # a rendition preset, or originals
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -32,14 +32,30 @@ from folio.errors import FolioError
 
 log = logging.getLogger("folio.assets.webhooks")
 MAX_AGE_SECONDS = 300
-FACTS = ("url", "title", "kind", "status", "alt_text", "licence", "territories", "channels",
-         "valid_from", "expires_at", "filename", "mime", "width", "height", "updated_at")
+FACTS = (
+    "url",
+    "title",
+    "kind",
+    "status",
+    "alt_text",
+    "licence",
+    "territories",
+    "channels",
+    "valid_from",
+    "expires_at",
+    "filename",
+    "mime",
+    "width",
+    "height",
+    "updated_at",
+)
 TYPES = ("asset.upserted", "asset.deleted")
 
 
 def _error(status: int, code: str, message: str, details=None) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message, "details": details}},
-                        status=status)
+    return JsonResponse(
+        {"error": {"code": code, "message": message, "details": details}}, status=status
+    )
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -112,8 +128,14 @@ def _apply(system: ExternalSystem, events: list[dict]) -> list[dict]:
             except FolioError as exc:
                 details = exc.details if isinstance(exc.details, dict) else {}
                 raise _BadEvent(i, details.get("field", "event"), exc.message) from exc
-            results.append({"index": i, "external_id": event["external_id"],
-                            "result": done.result, "asset_id": done.asset.pk})
+            results.append(
+                {
+                    "index": i,
+                    "external_id": event["external_id"],
+                    "result": done.result,
+                    "asset_id": done.asset.pk,
+                }
+            )
     return results
 
 
@@ -130,7 +152,11 @@ def dam_webhook(request: HttpRequest, system_code: str):
     except _BadEvent as bad:
         status = 400 if bad.field == "body" else 422
         where = f"events[{bad.index}].{bad.field}" if bad.index >= 0 else bad.field
-        return _error(status, "invalid", f"{where}: {bad.message}",
-                      {"event": bad.index if bad.index >= 0 else None, "field": bad.field})
+        return _error(
+            status,
+            "invalid",
+            f"{where}: {bad.message}",
+            {"event": bad.index if bad.index >= 0 else None, "field": bad.field},
+        )
     log.info("webhook from %s: %d events", system.code, len(results))
     return JsonResponse({"results": results})

@@ -202,7 +202,6 @@ def _with_etag(response_data, version: int, response: HttpResponse):
     return response_data
 
 
-
 PRODUCT_PREFETCH = ("categories", "groups")
 
 
@@ -528,7 +527,5 @@ def restore_model(
     if_match: str | None = Header(None, alias="If-Match"),
 ):
     require(request.user, "catalog.change_productmodel")
-    services.restore_model_version(
-        code, payload.version, expected_version=parse_if_match(if_match)
-    )
+    services.restore_model_version(code, payload.version, expected_version=parse_if_match(if_match))
     return get_model(request, code, response)

@@ -21,8 +21,9 @@ router = Router(tags=["linking"])
 # (linking.models.LinkSet). GET …/links answers it as the ETag; each link write may name it
 # (`version` in the body, or If-Match) and answers 409 with the current links when they
 # changed since. Writes answer the new version as ETag (and `links_version`).
-IF_MATCH = Header(None, alias="If-Match",
-                  description='The links version (ETag of GET …/links) you edited: W/"3"')
+IF_MATCH = Header(
+    None, alias="If-Match", description='The links version (ETag of GET …/links) you edited: W/"3"'
+)
 
 
 def _etag(response: HttpResponse, version: int) -> None:
@@ -96,36 +97,54 @@ class ResolvedQuery(Schema):
 
 
 def _link(request, target, payload: LinkIn, if_match, response: HttpResponse):
-    new = services.link(target, payload.asset_id, payload.role, position=payload.position,
-                        locale=payload.locale, channel=payload.channel, user=request.user,
-                        expected_version=expected_version(payload.version, if_match))
+    new = services.link(
+        target,
+        payload.asset_id,
+        payload.role,
+        position=payload.position,
+        locale=payload.locale,
+        channel=payload.channel,
+        user=request.user,
+        expected_version=expected_version(payload.version, if_match),
+    )
     _etag(response, new.links_version)
     return new
 
 
-@router.post("/catalog/products/{sku}/links", response={201: LinkOut},
-             summary="Link an asset to a product in a role (position omitted = append); "
-                     "send the links version (body or If-Match) to refuse a stale write")
-def link_product(request, sku: str, payload: LinkIn, response: HttpResponse,
-                 if_match: str | None = IF_MATCH):
+@router.post(
+    "/catalog/products/{sku}/links",
+    response={201: LinkOut},
+    summary="Link an asset to a product in a role (position omitted = append); "
+    "send the links version (body or If-Match) to refuse a stale write",
+)
+def link_product(
+    request, sku: str, payload: LinkIn, response: HttpResponse, if_match: str | None = IF_MATCH
+):
     require(request.user, "linking.add_link")
     target = services.resolve_target_product(sku)
     return Status(201, _link(request, target, payload, if_match, response))
 
 
-@router.post("/catalog/product-models/{code}/links", response={201: LinkOut},
-             summary="Link an asset to a product model; its variants inherit it per role")
-def link_model(request, code: str, payload: LinkIn, response: HttpResponse,
-               if_match: str | None = IF_MATCH):
+@router.post(
+    "/catalog/product-models/{code}/links",
+    response={201: LinkOut},
+    summary="Link an asset to a product model; its variants inherit it per role",
+)
+def link_model(
+    request, code: str, payload: LinkIn, response: HttpResponse, if_match: str | None = IF_MATCH
+):
     require(request.user, "linking.add_link")
     target = services.resolve_target_model(code)
     return Status(201, _link(request, target, payload, if_match, response))
 
 
-@router.get("/catalog/products/{sku}/links", response=dict[str, list[dict[str, Any]]],
-            summary="The links that apply to a product per role, inheritance resolved; each "
-                    "names its origin (self or a model code). ETag: the version of the links "
-                    "the product owns")
+@router.get(
+    "/catalog/products/{sku}/links",
+    response=dict[str, list[dict[str, Any]]],
+    summary="The links that apply to a product per role, inheritance resolved; each "
+    "names its origin (self or a model code). ETag: the version of the links "
+    "the product owns",
+)
 def resolved_links(request, sku: str, filters: Query[ResolvedQuery], response: HttpResponse):
     require(request.user, "linking.view_link")
     product = services.resolve_target_product(sku)
@@ -133,9 +152,12 @@ def resolved_links(request, sku: str, filters: Query[ResolvedQuery], response: H
     return services.links_for(product, locale=filters.locale, channel=filters.channel)
 
 
-@router.get("/catalog/product-models/{code}/links", response=dict[str, list[dict[str, Any]]],
-            summary="The links that apply to a product model per role (a sub-model inherits "
-                    "its root's). ETag: the version of the links the model owns")
+@router.get(
+    "/catalog/product-models/{code}/links",
+    response=dict[str, list[dict[str, Any]]],
+    summary="The links that apply to a product model per role (a sub-model inherits "
+    "its root's). ETag: the version of the links the model owns",
+)
 def model_links(request, code: str, filters: Query[ResolvedQuery], response: HttpResponse):
     require(request.user, "linking.view_link")
     model = services.resolve_target_model(code)
@@ -143,78 +165,133 @@ def model_links(request, code: str, filters: Query[ResolvedQuery], response: Htt
     return services.links_for(model, locale=filters.locale, channel=filters.channel)
 
 
-@router.post("/catalog/products/{sku}/links/reorder", response=list[LinkOut],
-             summary="Order the links of one role/locale/channel (send the links version)")
-def reorder(request, sku: str, payload: ReorderIn, response: HttpResponse,
-            if_match: str | None = IF_MATCH):
+@router.post(
+    "/catalog/products/{sku}/links/reorder",
+    response=list[LinkOut],
+    summary="Order the links of one role/locale/channel (send the links version)",
+)
+def reorder(
+    request, sku: str, payload: ReorderIn, response: HttpResponse, if_match: str | None = IF_MATCH
+):
     require(request.user, "linking.change_link")
-    ordered = services.reorder(services.resolve_target_product(sku), payload.role,
-                               payload.asset_ids, locale=payload.locale,
-                               channel=payload.channel, user=request.user,
-                               expected_version=expected_version(payload.version, if_match))
+    ordered = services.reorder(
+        services.resolve_target_product(sku),
+        payload.role,
+        payload.asset_ids,
+        locale=payload.locale,
+        channel=payload.channel,
+        user=request.user,
+        expected_version=expected_version(payload.version, if_match),
+    )
     if ordered:
         _etag(response, ordered[0].links_version)
     return ordered
 
 
-@router.delete("/links/{int:link_id}", response={204: None},
-               summary="Remove a link (version or If-Match: its owner's links version)")
-def unlink(request, link_id: int, response: HttpResponse, version: int | None = None,
-           if_match: str | None = IF_MATCH):
+@router.delete(
+    "/links/{int:link_id}",
+    response={204: None},
+    summary="Remove a link (version or If-Match: its owner's links version)",
+)
+def unlink(
+    request,
+    link_id: int,
+    response: HttpResponse,
+    version: int | None = None,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "linking.delete_link")
-    new_version = services.unlink(link_id, user=request.user,
-                                  expected_version=expected_version(version, if_match))
+    new_version = services.unlink(
+        link_id, user=request.user, expected_version=expected_version(version, if_match)
+    )
     _etag(response, new_version)
     return Status(204, None)
 
 
-@router.patch("/links/{int:link_id}", response=LinkOut,
-              summary="Move a link to a position (send its owner's links version)")
-def move(request, link_id: int, payload: PositionIn, response: HttpResponse,
-         if_match: str | None = IF_MATCH):
+@router.patch(
+    "/links/{int:link_id}",
+    response=LinkOut,
+    summary="Move a link to a position (send its owner's links version)",
+)
+def move(
+    request,
+    link_id: int,
+    payload: PositionIn,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "linking.change_link")
-    moved = services.move(link_id, payload.position, user=request.user,
-                          expected_version=expected_version(payload.version, if_match))
+    moved = services.move(
+        link_id,
+        payload.position,
+        user=request.user,
+        expected_version=expected_version(payload.version, if_match),
+    )
     _etag(response, moved.links_version)
     return moved
 
 
-@router.post("/links/{int:link_id}/replace", response=LinkOut,
-             summary="Show another asset in the same place (send its owner's links version)")
-def replace(request, link_id: int, payload: ReplaceIn, response: HttpResponse,
-            if_match: str | None = IF_MATCH):
+@router.post(
+    "/links/{int:link_id}/replace",
+    response=LinkOut,
+    summary="Show another asset in the same place (send its owner's links version)",
+)
+def replace(
+    request,
+    link_id: int,
+    payload: ReplaceIn,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "linking.change_link")
-    replaced = services.replace(link_id, payload.new_asset_id, user=request.user,
-                                expected_version=expected_version(payload.version, if_match))
+    replaced = services.replace(
+        link_id,
+        payload.new_asset_id,
+        user=request.user,
+        expected_version=expected_version(payload.version, if_match),
+    )
     _etag(response, replaced.links_version)
     return replaced
 
 
-@router.get("/assets/{int:asset_id}/where-used", response=dict[str, Any],
-            summary="Products, models, inheriting variants and channels showing an asset")
+@router.get(
+    "/assets/{int:asset_id}/where-used",
+    response=dict[str, Any],
+    summary="Products, models, inheriting variants and channels showing an asset",
+)
 def where_used(request, asset_id: int):
     require(request.user, "linking.view_link")
     return {**services.where_used(asset_id), "impact": services.impact(asset_id)}
 
 
-@router.post("/assets/{int:asset_id}/replace-everywhere", response=dict[str, Any],
-             summary="Replace an asset in every link (preview by default; undoable)")
+@router.post(
+    "/assets/{int:asset_id}/replace-everywhere",
+    response=dict[str, Any],
+    summary="Replace an asset in every link (preview by default; undoable)",
+)
 def replace_everywhere(request, asset_id: int, payload: ReplaceEverywhereIn):
     require(request.user, "linking.change_link")
-    return services.replace_everywhere(asset_id, payload.new_asset_id, preview=payload.preview,
-                                       user=request.user)
+    return services.replace_everywhere(
+        asset_id, payload.new_asset_id, preview=payload.preview, user=request.user
+    )
 
 
-@router.post("/link-changes/{int:change_id}/undo", response=dict[str, Any],
-             summary="Undo a link change (e.g. a replace-everywhere)")
+@router.post(
+    "/link-changes/{int:change_id}/undo",
+    response=dict[str, Any],
+    summary="Undo a link change (e.g. a replace-everywhere)",
+)
 def undo(request, change_id: int):
     require(request.user, "linking.change_link")
     change = services.undo(change_id, user=request.user)
     return {"change_id": change.pk, "undone": change.undone}
 
 
-@router.post("/links/auto", response=dict[str, Any],
-             summary="Link assets by their file names (auto-link patterns)")
+@router.post(
+    "/links/auto",
+    response=dict[str, Any],
+    summary="Link assets by their file names (auto-link patterns)",
+)
 def auto(request, payload: AutoIn):
     require(request.user, "linking.add_link")
     return autolink.autolink(payload.asset_ids, user=request.user)
@@ -245,26 +322,35 @@ class MediaRequirementOut(Schema):
         return obj.compliant_preset.code if obj.compliant_preset_id else None
 
 
-@router.get("/catalog/families/{code}/media-requirements", response=list[MediaRequirementOut],
-            summary="What products of a family need linked per channel (counts in completeness)")
+@router.get(
+    "/catalog/families/{code}/media-requirements",
+    response=list[MediaRequirementOut],
+    summary="What products of a family need linked per channel (counts in completeness)",
+)
 def list_media_requirements(request, code: str):
     require(request.user, "linking.view_mediarequirement")
     return MediaRequirement.objects.filter(family__code=code).select_related(
-        "family", "channel", "compliant_preset")
+        "family", "channel", "compliant_preset"
+    )
 
 
-@router.put("/catalog/families/{code}/media-requirements/{channel}/{role}",
-            response=MediaRequirementOut,
-            summary="Require media of a role in a channel (optionally passing a preset's checks)")
-def set_media_requirement(request, code: str, channel: str, role: str,
-                          payload: MediaRequirementIn):
+@router.put(
+    "/catalog/families/{code}/media-requirements/{channel}/{role}",
+    response=MediaRequirementOut,
+    summary="Require media of a role in a channel (optionally passing a preset's checks)",
+)
+def set_media_requirement(request, code: str, channel: str, role: str, payload: MediaRequirementIn):
     require(request.user, "linking.change_mediarequirement")
-    return media_completeness.set_requirement(code, channel, role, min_count=payload.min_count,
-                                              compliant_preset=payload.compliant_preset)
+    return media_completeness.set_requirement(
+        code, channel, role, min_count=payload.min_count, compliant_preset=payload.compliant_preset
+    )
 
 
-@router.delete("/catalog/families/{code}/media-requirements/{channel}/{role}",
-               response={204: None}, summary="Drop a media requirement")
+@router.delete(
+    "/catalog/families/{code}/media-requirements/{channel}/{role}",
+    response={204: None},
+    summary="Drop a media requirement",
+)
 def delete_media_requirement(request, code: str, channel: str, role: str):
     require(request.user, "linking.delete_mediarequirement")
     media_completeness.remove_requirement(code, channel, role)

@@ -25,8 +25,20 @@ from folio.linking import services
 from folio.linking.models import AutoLinkPattern, Link
 
 BATCH = 1000
-IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "tif", "tiff", "webp", "gif", "heic", "heif", "avif",
-                    "bmp", "psd")
+IMAGE_EXTENSIONS = (
+    "jpg",
+    "jpeg",
+    "png",
+    "tif",
+    "tiff",
+    "webp",
+    "gif",
+    "heic",
+    "heif",
+    "avif",
+    "bmp",
+    "psd",
+)
 PLACEHOLDERS = {
     "gtin": r"\d{8,14}",
     "position": r"\d{1,4}",
@@ -46,13 +58,16 @@ def _compile(p: AutoLinkPattern) -> Compiled:
     stem, dot, last = text.rpartition(".")
     if dot and (last.lower() in IMAGE_EXTENSIONS or last in ("{ext}", "<ext>")):
         text = stem
-        ext = (r"\.(?:" + "|".join(IMAGE_EXTENSIONS) + ")") if last.lower() in \
-            IMAGE_EXTENSIONS else r"\.[A-Za-z0-9]+"
+        ext = (
+            (r"\.(?:" + "|".join(IMAGE_EXTENSIONS) + ")")
+            if last.lower() in IMAGE_EXTENSIONS
+            else r"\.[A-Za-z0-9]+"
+        )
     regexes = []
     for sku in (r"[A-Za-z0-9][A-Za-z0-9._-]*", r"[A-Za-z0-9][A-Za-z0-9._-]*?"):
         out, pos = [], 0
         for m in re.finditer(r"\{(\w+)\}", text):
-            out.append(re.escape(text[pos:m.start()]))
+            out.append(re.escape(text[pos : m.start()]))
             name = m.group(1)
             if name == "sku":
                 out.append(f"(?P<sku>{sku})")
@@ -110,7 +125,7 @@ def autolink(asset_ids, *, user=None, batch_size: int = BATCH) -> dict:
     report = {"linked": [], "unmatched": [], "skipped_existing": []}
     ids = list(dict.fromkeys(int(a) for a in asset_ids))
     for start in range(0, len(ids), batch_size):
-        _batch(ids[start:start + batch_size], patterns, user, report)
+        _batch(ids[start : start + batch_size], patterns, user, report)
     return report
 
 
@@ -127,15 +142,27 @@ def _batch(ids: list[int], patterns: list[Compiled], user, report: dict) -> None
     # one query per kind of key for the whole batch
     skus = {c.groups["sku"] for _, cs in cands.values() for c in cs if c.groups.get("sku")}
     gtins = {c.groups["gtin"] for _, cs in cands.values() for c in cs if c.groups.get("gtin")}
-    products = {p.sku.lower(): p for p in Product.objects.filter(
-        sku__in=_case_variants(skus)).only("pk", "sku")} if skus else {}
-    models = {m.code.lower(): m for m in ProductModel.objects.filter(
-        code__in=_case_variants(skus)).only("pk", "code")} if skus else {}
+    products = (
+        {
+            p.sku.lower(): p
+            for p in Product.objects.filter(sku__in=_case_variants(skus)).only("pk", "sku")
+        }
+        if skus
+        else {}
+    )
+    models = (
+        {
+            m.code.lower(): m
+            for m in ProductModel.objects.filter(code__in=_case_variants(skus)).only("pk", "code")
+        }
+        if skus
+        else {}
+    )
     by_gtin = {}
     if gtins:
         for text, pid, sku in ValueIndex.objects.filter(
-                attribute__is_gtin=True, text__in=gtins).values_list(
-                "text", "product_id", "product__sku"):
+            attribute__is_gtin=True, text__in=gtins
+        ).values_list("text", "product_id", "product__sku"):
             by_gtin.setdefault(text, Product(pk=pid, sku=sku))
     locales = {code.lower(): code for code in Locale.objects.values_list("code", flat=True)}
 
@@ -146,8 +173,9 @@ def _batch(ids: list[int], patterns: list[Compiled], user, report: dict) -> None
             report["unmatched"].append({"asset": a.pk, "filename": "", "reason": "no file"})
             continue
         if not cs:
-            report["unmatched"].append({"asset": a.pk, "filename": filename,
-                                        "reason": "matches no auto-link pattern"})
+            report["unmatched"].append(
+                {"asset": a.pk, "filename": filename, "reason": "matches no auto-link pattern"}
+            )
             continue
         chosen, reason = None, ""
         for c in cs:
@@ -203,8 +231,15 @@ def _write(plans: list, user, report: dict) -> None:
         linked_assets, linked_names = set(), set()
         max_pos: dict[tuple, int] = {}
         for pid, mid, role, locale, aid, fname, position, channel_id in existing.values_list(
-                "product_id", "product_model_id", "role", "locale", "asset_id",
-                "asset__current_version__filename", "position", "channel_id"):
+            "product_id",
+            "product_model_id",
+            "role",
+            "locale",
+            "asset_id",
+            "asset__current_version__filename",
+            "position",
+            "channel_id",
+        ):
             if channel_id is not None:
                 continue
             linked_assets.add((pid, mid, role, locale, aid))
@@ -215,10 +250,21 @@ def _write(plans: list, user, report: dict) -> None:
         for a, filename, owner, role, position, locale, pname in plans:
             pid, mid = _key(owner)
             target = owner.sku if isinstance(owner, Product) else owner.code
-            entry = {"asset": a.pk, "filename": filename, "target": target, "role": role,
-                     "locale": locale, "pattern": pname}
-            if (pid, mid, role, locale, a.pk) in linked_assets or \
-                    (pid, mid, role, locale, filename.lower()) in linked_names:
+            entry = {
+                "asset": a.pk,
+                "filename": filename,
+                "target": target,
+                "role": role,
+                "locale": locale,
+                "pattern": pname,
+            }
+            if (pid, mid, role, locale, a.pk) in linked_assets or (
+                pid,
+                mid,
+                role,
+                locale,
+                filename.lower(),
+            ) in linked_names:
                 report["skipped_existing"].append(entry)
                 continue
             group = (pid, mid, role, locale)
@@ -227,9 +273,18 @@ def _write(plans: list, user, report: dict) -> None:
             max_pos[group] = max(max_pos.get(group) or 0, position)
             linked_assets.add((pid, mid, role, locale, a.pk))
             linked_names.add((pid, mid, role, locale, filename.lower()))
-            new.append(Link(product_id=pid, product_model_id=mid, asset_id=a.pk, role=role,
-                            position=position, locale=locale, source="auto",
-                            created_by=services._user(user)))
+            new.append(
+                Link(
+                    product_id=pid,
+                    product_model_id=mid,
+                    asset_id=a.pk,
+                    role=role,
+                    position=position,
+                    locale=locale,
+                    source="auto",
+                    created_by=services._user(user),
+                )
+            )
             report["linked"].append({**entry, "position": position})
         if not new:
             return
@@ -237,11 +292,18 @@ def _write(plans: list, user, report: dict) -> None:
         services._bump_many([lk.product_id for lk in new], [lk.product_model_id for lk in new])
         # bulk_create sets primary keys on PostgreSQL and SQLite ≥ 3.35; fetch them otherwise
         if any(lk.pk is None for lk in new):
-            ids = dict(Link.objects.filter(asset_id__in=[lk.asset_id for lk in new],
-                                           source="auto").values_list("asset_id", "pk"))
+            ids = dict(
+                Link.objects.filter(
+                    asset_id__in=[lk.asset_id for lk in new], source="auto"
+                ).values_list("asset_id", "pk")
+            )
             for lk in new:
                 lk.pk = lk.pk or ids.get(lk.asset_id)
-        for lk, entry in zip(new, report["linked"][-len(new):], strict=True):
+        for lk, entry in zip(new, report["linked"][-len(new) :], strict=True):
             entry["link_id"] = lk.pk
-        services._history("auto", [{"op": "create", "link": services.snapshot(lk)} for lk in new],
-                          user, summary=f"auto-linked {len(new)} assets")
+        services._history(
+            "auto",
+            [{"op": "create", "link": services.snapshot(lk)} for lk in new],
+            user,
+            summary=f"auto-linked {len(new)} assets",
+        )

@@ -95,13 +95,17 @@ def media_requirements(products: list, structure: v.Structure) -> dict:
                     for a in shown
                     if a in assets
                     and is_publishable(assets[a], channel=code, at=now)[0]
-                    and (r.compliant_preset_id is None or (r.compliant_preset_id, locale, a)
-                         in passed)
+                    and (
+                        r.compliant_preset_id is None
+                        or (r.compliant_preset_id, locale, a) in passed
+                    )
                 )
                 ok = count >= r.min_count
                 req, fill, miss = out.get((p.pk, code, locale), (0, 0, []))
                 out[(p.pk, code, locale)] = (
-                    req + 1, fill + ok, miss if ok else [*miss, missing_code(r.role)]
+                    req + 1,
+                    fill + ok,
+                    miss if ok else [*miss, missing_code(r.role)],
                 )
     return out
 
@@ -111,7 +115,8 @@ def _applying(levels, links, role, locale, channel_id) -> set[int]:
     applicable links for the role wins, as in services.links_for."""
     for level in levels:
         found = {
-            a for lr, ll, lc, a in links.get(level, ())
+            a
+            for lr, ll, lc, a in links.get(level, ())
             if lr == role and ll in ("", locale) and lc in (None, channel_id)
         }
         if found:
@@ -151,7 +156,6 @@ def _compliant(assets: dict, reqs: list, structure: v.Structure) -> set[tuple[in
                 if (sha, h) in ok:
                     out.update((pid, locale, a) for a in asset_ids)
     return out
-
 
 
 # --- recomputing ----------------------------------------------------------------------------
@@ -205,9 +209,7 @@ def recompute_for_assets(asset_ids) -> int:
     )
     if not owners:
         return 0
-    return recompute(
-        affected_products({p for p, _ in owners}, {m for _, m in owners})
-    )
+    return recompute(affected_products({p for p, _ in owners}, {m for _, m in owners}))
 
 
 # --- receivers (connected in LinkingConfig.ready) ---------------------------------------------
@@ -235,8 +237,11 @@ def fetch_linked_external_files(sender, instance: LinkChange, created: bool, **k
 
     if not created or not ExternalSystem.objects.exists():
         return
-    linked = {(op.get("link") or {}).get("asset_id") for op in instance.changes or ()
-              if op.get("op") in ("create", "update")} - {None}
+    linked = {
+        (op.get("link") or {}).get("asset_id")
+        for op in instance.changes or ()
+        if op.get("op") in ("create", "update")
+    } - {None}
     if linked:
         from folio.assets.external import fetch_later
 
@@ -277,23 +282,31 @@ def connect() -> None:
     from folio.renditions.jobs import rendition_changed
 
     register_requirements(media_requirements)
-    post_save.connect(after_link_change, sender=LinkChange,
-                      dispatch_uid="linking.completeness_after_link_change")
-    post_save.connect(fetch_linked_external_files, sender=LinkChange,
-                      dispatch_uid="linking.fetch_linked_external_files")
+    post_save.connect(
+        after_link_change, sender=LinkChange, dispatch_uid="linking.completeness_after_link_change"
+    )
+    post_save.connect(
+        fetch_linked_external_files,
+        sender=LinkChange,
+        dispatch_uid="linking.fetch_linked_external_files",
+    )
     asset_signals.asset_status_changed.connect(
-        after_asset_status_changed, dispatch_uid="linking.completeness_after_asset_status")
+        after_asset_status_changed, dispatch_uid="linking.completeness_after_asset_status"
+    )
     asset_signals.asset_changed.connect(
-        after_asset_changed, dispatch_uid="linking.completeness_after_asset_changed")
+        after_asset_changed, dispatch_uid="linking.completeness_after_asset_changed"
+    )
     rendition_changed.connect(
-        after_rendition_changed, dispatch_uid="linking.completeness_after_rendition_changed")
+        after_rendition_changed, dispatch_uid="linking.completeness_after_rendition_changed"
+    )
 
 
 # --- requirements -------------------------------------------------------------------------------
 
 
-def set_requirement(family: str, channel: str, role: str, *, min_count: int = 1,
-                    compliant_preset: str | None = None) -> MediaRequirement:
+def set_requirement(
+    family: str, channel: str, role: str, *, min_count: int = 1, compliant_preset: str | None = None
+) -> MediaRequirement:
     """Create or change what `family` needs linked in `role` for `channel`; the family's
     completeness in that channel is recomputed by the catalog's background job."""
     from folio.renditions.presets import get_preset
@@ -310,13 +323,16 @@ def set_requirement(family: str, channel: str, role: str, *, min_count: int = 1,
     preset = get_preset(compliant_preset) if compliant_preset else None
     with transaction.atomic():
         req, created = MediaRequirement.objects.update_or_create(
-            family=fam, channel=chan, role=role,
+            family=fam,
+            channel=chan,
+            role=role,
             defaults={"min_count": min_count, "compliant_preset": preset},
         )
         audit.record(
-            "media_requirement.create" if created else "media_requirement.update", req,
+            "media_requirement.create" if created else "media_requirement.update",
+            req,
             summary=f"{family} needs {min_count} × {role} in {channel}"
-                    + (f" passing {compliant_preset}" if compliant_preset else ""),
+            + (f" passing {compliant_preset}" if compliant_preset else ""),
             changes={"min_count": min_count, "compliant_preset": compliant_preset},
         )
         _structure_changed(fam, chan)
@@ -324,15 +340,20 @@ def set_requirement(family: str, channel: str, role: str, *, min_count: int = 1,
 
 
 def remove_requirement(family: str, channel: str, role: str) -> None:
-    req = MediaRequirement.objects.filter(
-        family__code=family, channel__code=channel, role=role
-    ).select_related("family", "channel").first()
+    req = (
+        MediaRequirement.objects.filter(family__code=family, channel__code=channel, role=role)
+        .select_related("family", "channel")
+        .first()
+    )
     if req is None:
-        raise NotFound(f"{family} has no {role} requirement in {channel}",
-                       details={"family": family, "channel": channel, "role": role})
+        raise NotFound(
+            f"{family} has no {role} requirement in {channel}",
+            details={"family": family, "channel": channel, "role": role},
+        )
     with transaction.atomic():
-        audit.record("media_requirement.delete", req,
-                     summary=f"{family} no longer needs {role} in {channel}")
+        audit.record(
+            "media_requirement.delete", req, summary=f"{family} no longer needs {role} in {channel}"
+        )
         req.delete()
         _structure_changed(req.family, req.channel)
 
@@ -342,5 +363,6 @@ def _structure_changed(family, channel) -> None:
     # background job, exactly as for an attribute requirement.
     from folio.catalog.signals import structure_changed
 
-    structure_changed.send(sender=MediaRequirement, family_ids=[family.pk],
-                           channel_ids=[channel.pk])
+    structure_changed.send(
+        sender=MediaRequirement, family_ids=[family.pk], channel_ids=[channel.pk]
+    )

@@ -45,8 +45,10 @@ FAMILIES = ("water_bottles", "coffee_machines")
 
 
 def seed(out) -> None:
-    if not (Product.objects.filter(sku=MACHINE).exists()
-            and ProductModel.objects.filter(code=ROOT).exists()):
+    if not (
+        Product.objects.filter(sku=MACHINE).exists()
+        and ProductModel.objects.filter(code=ROOT).exists()
+    ):
         return  # the demo catalog was not seeded
     by_name = {
         name: pk
@@ -64,23 +66,33 @@ def seed(out) -> None:
         if asset_id is None:
             continue
         owner = services.resolve_target(target)
-        owner_filter = ({"product": owner} if isinstance(owner, Product)
-                        else {"product_model": owner})
+        owner_filter = (
+            {"product": owner} if isinstance(owner, Product) else {"product_model": owner}
+        )
         if Link.objects.filter(**owner_filter, asset_id=asset_id, role=role).exists():
             continue
         services.link(owner, asset_id, role)
         made += 1
     families = set(Family.objects.filter(code__in=FAMILIES).values_list("code", flat=True))
-    channels = set(Channel.objects.filter(code__in={c for c, *_ in REQUIREMENTS})
-                   .values_list("code", flat=True))
+    channels = set(
+        Channel.objects.filter(code__in={c for c, *_ in REQUIREMENTS}).values_list(
+            "code", flat=True
+        )
+    )
     required = 0
     for family in sorted(families):
         for channel, role, min_count, preset, wanted in REQUIREMENTS:
-            if family not in wanted or channel not in channels or MediaRequirement.objects.filter(
-                    family__code=family, channel__code=channel, role=role).exists():
+            if (
+                family not in wanted
+                or channel not in channels
+                or MediaRequirement.objects.filter(
+                    family__code=family, channel__code=channel, role=role
+                ).exists()
+            ):
                 continue
-            media.set_requirement(family, channel, role, min_count=min_count,
-                                  compliant_preset=preset)
+            media.set_requirement(
+                family, channel, role, min_count=min_count, compliant_preset=preset
+            )
             required += 1
     if required:
         # Shown at once in the demo rather than after the recompute job has run.

@@ -18,19 +18,27 @@ class Link(models.Model):
     role (the blue bottle has its own main image and shares the manual).
     """
 
-    product = models.ForeignKey("catalog.Product", null=True, blank=True,
-                                on_delete=models.CASCADE, related_name="links")
-    product_model = models.ForeignKey("catalog.ProductModel", null=True, blank=True,
-                                      on_delete=models.CASCADE, related_name="links")
+    product = models.ForeignKey(
+        "catalog.Product", null=True, blank=True, on_delete=models.CASCADE, related_name="links"
+    )
+    product_model = models.ForeignKey(
+        "catalog.ProductModel",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="links",
+    )
     asset = models.ForeignKey("assets.Asset", on_delete=models.CASCADE, related_name="links")
     role = models.SlugField(max_length=50)  # ROLES or a custom role
     position = models.PositiveIntegerField(default=1)
     locale = models.CharField(max_length=10, blank=True)  # "" = every locale
-    channel = models.ForeignKey("catalog.Channel", null=True, blank=True,
-                                on_delete=models.CASCADE, related_name="+")  # null = every channel
+    channel = models.ForeignKey(
+        "catalog.Channel", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )  # null = every channel
     created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     source = models.CharField(max_length=20, default="manual")  # manual, auto, import, api
 
     class Meta:
@@ -39,8 +47,10 @@ class Link(models.Model):
         ordering = ["role", "position", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=(models.Q(product__isnull=False, product_model__isnull=True)
-                           | models.Q(product__isnull=True, product_model__isnull=False)),
+                condition=(
+                    models.Q(product__isnull=False, product_model__isnull=True)
+                    | models.Q(product__isnull=True, product_model__isnull=False)
+                ),
                 name="link_has_one_owner",
             ),
             models.UniqueConstraint(
@@ -75,16 +85,20 @@ class LinkSet(VersionedModel):
     the other way round.
     """
 
-    product = models.OneToOneField("catalog.Product", null=True, blank=True,
-                                   on_delete=models.CASCADE, related_name="+")
-    product_model = models.OneToOneField("catalog.ProductModel", null=True, blank=True,
-                                         on_delete=models.CASCADE, related_name="+")
+    product = models.OneToOneField(
+        "catalog.Product", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    product_model = models.OneToOneField(
+        "catalog.ProductModel", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=(models.Q(product__isnull=False, product_model__isnull=True)
-                           | models.Q(product__isnull=True, product_model__isnull=False)),
+                condition=(
+                    models.Q(product__isnull=False, product_model__isnull=True)
+                    | models.Q(product__isnull=True, product_model__isnull=False)
+                ),
                 name="linkset_has_one_owner",
             ),
         ]
@@ -94,14 +108,17 @@ class LinkChange(models.Model):
     """History of links: link, unlink, reorder, replace (undoable), auto-link."""
 
     at = models.DateTimeField(default=timezone.now)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                             on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     username = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=20)
-    product = models.ForeignKey("catalog.Product", null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="+")
-    product_model = models.ForeignKey("catalog.ProductModel", null=True, blank=True,
-                                      on_delete=models.SET_NULL, related_name="+")
+    product = models.ForeignKey(
+        "catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    product_model = models.ForeignKey(
+        "catalog.ProductModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     changes = models.JSONField(default=list)  # enough to undo: [{"op", "link": {...}}]
     undone = models.BooleanField(default=False)
 
@@ -133,19 +150,22 @@ class MediaRequirement(models.Model):
     assets in `role`; with `compliant_preset`, each counted asset's rendition through that
     preset must be ready and have passed its compliance check (a marketplace main image)."""
 
-    family = models.ForeignKey("catalog.Family", on_delete=models.CASCADE,
-                               related_name="media_requirements")
+    family = models.ForeignKey(
+        "catalog.Family", on_delete=models.CASCADE, related_name="media_requirements"
+    )
     channel = models.ForeignKey("catalog.Channel", on_delete=models.CASCADE, related_name="+")
     role = models.SlugField(max_length=50)
     min_count = models.PositiveSmallIntegerField(default=1)
-    compliant_preset = models.ForeignKey("renditions.Preset", null=True, blank=True,
-                                         on_delete=models.SET_NULL, related_name="+")
+    compliant_preset = models.ForeignKey(
+        "renditions.Preset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["family", "channel", "role"]
         constraints = [
-            models.UniqueConstraint(fields=["family", "channel", "role"],
-                                    name="media_requirement_once"),
+            models.UniqueConstraint(
+                fields=["family", "channel", "role"], name="media_requirement_once"
+            ),
         ]
 
     def __str__(self):

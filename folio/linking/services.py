@@ -20,8 +20,18 @@ from folio.errors import Conflict, InvalidInput, NotFound, StaleWrite
 from folio.linking.models import ROLES, Link, LinkChange, LinkSet
 
 ROLE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
-SNAPSHOT = ("id", "product_id", "product_model_id", "asset_id", "role", "position", "locale",
-            "channel_id", "source", "created_by_id")
+SNAPSHOT = (
+    "id",
+    "product_id",
+    "product_model_id",
+    "asset_id",
+    "role",
+    "position",
+    "locale",
+    "channel_id",
+    "source",
+    "created_by_id",
+)
 
 
 # --- validation helpers ------------------------------------------------------------------------
@@ -102,11 +112,19 @@ def _visible_asset(asset_id: int, user) -> Asset:
     return asset
 
 
-def _refuse_duplicate(owner_filter: dict, asset_id: int, role: str, locale: str,
-                      channel_id, *, exclude: int | None = None) -> None:
+def _refuse_duplicate(
+    owner_filter: dict,
+    asset_id: int,
+    role: str,
+    locale: str,
+    channel_id,
+    *,
+    exclude: int | None = None,
+) -> None:
     # The DB constraint cannot see this for links without a channel (NULLs are distinct).
-    qs = Link.objects.filter(**owner_filter, asset_id=asset_id, role=role, locale=locale,
-                             channel_id=channel_id)
+    qs = Link.objects.filter(
+        **owner_filter, asset_id=asset_id, role=role, locale=locale, channel_id=channel_id
+    )
     if exclude is not None:
         qs = qs.exclude(pk=exclude)
     if qs.exists():
@@ -132,14 +150,23 @@ def _history(action: str, ops: list[dict], user, *, owner=None, summary: str) ->
         product_model=owner if isinstance(owner, ProductModel) else None,
         changes=ops,
     )
-    audit.record(f"link.{action}", change, summary=summary,
-                 changes={"link_change": change.pk, "ops": len(ops)})
+    audit.record(
+        f"link.{action}",
+        change,
+        summary=summary,
+        changes={"link_change": change.pk, "ops": len(ops)},
+    )
     return change
 
 
 def _group(link: Link):
-    return Link.objects.filter(product_id=link.product_id, product_model_id=link.product_model_id,
-                               role=link.role, locale=link.locale, channel_id=link.channel_id)
+    return Link.objects.filter(
+        product_id=link.product_id,
+        product_model_id=link.product_model_id,
+        role=link.role,
+        locale=link.locale,
+        channel_id=link.channel_id,
+    )
 
 
 # --- the links version of an owner ---------------------------------------------------------------
@@ -158,7 +185,8 @@ def _set_filter(owner) -> dict:
 
 def _ensure_sets(product_ids=(), model_ids=()) -> None:
     rows = [LinkSet(product_id=i) for i in product_ids] + [
-        LinkSet(product_model_id=i) for i in model_ids]
+        LinkSet(product_model_id=i) for i in model_ids
+    ]
     # Two first writes to one owner may race to create its row; the loser's row is ignored.
     LinkSet.objects.bulk_create(rows, ignore_conflicts=True)
 
@@ -215,9 +243,18 @@ def _owner_of(link: Link):
 # --- writes -------------------------------------------------------------------------------------
 
 
-def link(target, asset_id: int, role: str, *, position: int | None = None, locale: str = "",
-         channel=None, user=None, source: str = "manual",
-         expected_version: int | None = None) -> Link:
+def link(
+    target,
+    asset_id: int,
+    role: str,
+    *,
+    position: int | None = None,
+    locale: str = "",
+    channel=None,
+    user=None,
+    source: str = "manual",
+    expected_version: int | None = None,
+) -> Link:
     """Link an asset to a product or product model; `position` None appends, a number inserts
     there and moves the later links of that role/locale/channel down by one. With
     `expected_version` (the owner's links version the caller saw) a stale write is refused."""
@@ -233,7 +270,8 @@ def link(target, asset_id: int, role: str, *, position: int | None = None, local
         version = _claim(owner, expected_version)
         _refuse_duplicate(owner_filter, asset_id, role, locale, chan and chan.pk)
         group = Link.objects.select_for_update().filter(
-            **owner_filter, role=role, locale=locale, channel=chan)
+            **owner_filter, role=role, locale=locale, channel=chan
+        )
         ops = []
         if position is None:
             position = (group.aggregate(m=Max("position"))["m"] or 0) + 1
@@ -244,12 +282,24 @@ def link(target, asset_id: int, role: str, *, position: int | None = None, local
                 other.position += 1
                 ops.append({"op": "update", "before": before, "link": snapshot(other)})
             Link.objects.bulk_update(later, ["position"])
-        new = Link.objects.create(**owner_filter, asset_id=asset_id, role=role, position=position,
-                                  locale=locale, channel=chan, source=source,
-                                  created_by=_user(user))
+        new = Link.objects.create(
+            **owner_filter,
+            asset_id=asset_id,
+            role=role,
+            position=position,
+            locale=locale,
+            channel=chan,
+            source=source,
+            created_by=_user(user),
+        )
         ops.insert(0, {"op": "create", "link": snapshot(new)})
-        _history("link", ops, user, owner=owner,
-                 summary=f"linked asset {asset_id} to {owner} as {role} #{position}")
+        _history(
+            "link",
+            ops,
+            user,
+            owner=owner,
+            summary=f"linked asset {asset_id} to {owner} as {role} #{position}",
+        )
     new.links_version = version
     return new
 
@@ -271,8 +321,13 @@ def unlink(link_id: int, *, user=None, expected_version: int | None = None) -> i
         old = _get_link(link_id, lock=True)  # still there now that the owner's row is held
         snap = snapshot(old)
         old.delete()
-        _history("unlink", [{"op": "delete", "link": snap}], user, owner=owner,
-                 summary=f"unlinked asset {snap['asset_id']} ({snap['role']}) from {owner}")
+        _history(
+            "unlink",
+            [{"op": "delete", "link": snap}],
+            user,
+            owner=owner,
+            summary=f"unlinked asset {snap['asset_id']} ({snap['role']}) from {owner}",
+        )
     return version
 
 
@@ -287,8 +342,16 @@ def _renumber(ordered: list[Link]) -> list[dict]:
     return ops
 
 
-def reorder(target, role: str, asset_ids_in_order: list[int], *, locale: str = "", channel=None,
-            user=None, expected_version: int | None = None) -> list[Link]:
+def reorder(
+    target,
+    role: str,
+    asset_ids_in_order: list[int],
+    *,
+    locale: str = "",
+    channel=None,
+    user=None,
+    expected_version: int | None = None,
+) -> list[Link]:
     """Put the links of one role/locale/channel in the given order (positions 1…n); the list
     must name each linked asset exactly once."""
     owner = resolve_target(target)
@@ -297,8 +360,11 @@ def reorder(target, role: str, asset_ids_in_order: list[int], *, locale: str = "
     chan = _channel(channel)
     with transaction.atomic():
         version = _claim(owner, expected_version)
-        links = list(Link.objects.select_for_update().filter(
-            **_owner_q(owner), role=role, locale=locale, channel=chan))
+        links = list(
+            Link.objects.select_for_update().filter(
+                **_owner_q(owner), role=role, locale=locale, channel=chan
+            )
+        )
         by_asset = {lk.asset_id: lk for lk in links}
         wanted = [int(a) for a in asset_ids_in_order]
         if sorted(wanted) != sorted(by_asset) or len(set(wanted)) != len(wanted):
@@ -329,38 +395,52 @@ def move(link_id: int, position: int, *, user=None, expected_version: int | None
         ops = _renumber(others)
         owner = moving.product if moving.product_id else moving.product_model
         if ops:
-            _history("reorder", ops, user, owner=owner,
-                     summary=f"moved link {link_id} to #{position}")
+            _history(
+                "reorder", ops, user, owner=owner, summary=f"moved link {link_id} to #{position}"
+            )
     moved = next(lk for lk in others if lk.pk == link_id)
     moved.links_version = version
     return moved
 
 
-def replace(link_id: int, new_asset_id: int, *, user=None,
-            expected_version: int | None = None) -> Link:
+def replace(
+    link_id: int, new_asset_id: int, *, user=None, expected_version: int | None = None
+) -> Link:
     """Show another asset in the same place (role, position, locale, channel)."""
     _visible_asset(new_asset_id, user)
     with transaction.atomic():
         version = _claim(_owner_of(_get_link(link_id)), expected_version)
         current = _get_link(link_id, lock=True)
-        owner_filter = {"product_id": current.product_id,
-                        "product_model_id": current.product_model_id}
-        _refuse_duplicate(owner_filter, new_asset_id, current.role, current.locale,
-                          current.channel_id, exclude=current.pk)
+        owner_filter = {
+            "product_id": current.product_id,
+            "product_model_id": current.product_model_id,
+        }
+        _refuse_duplicate(
+            owner_filter,
+            new_asset_id,
+            current.role,
+            current.locale,
+            current.channel_id,
+            exclude=current.pk,
+        )
         before = snapshot(current)
         current.asset_id = new_asset_id
         current.save(update_fields=["asset"])
         owner = current.product if current.product_id else current.product_model
-        _history("replace", [{"op": "update", "before": before, "link": snapshot(current)}],
-                 user, owner=owner,
-                 summary=f"replaced asset {before['asset_id']} by {new_asset_id} in link "
-                         f"{link_id}")
+        _history(
+            "replace",
+            [{"op": "update", "before": before, "link": snapshot(current)}],
+            user,
+            owner=owner,
+            summary=f"replaced asset {before['asset_id']} by {new_asset_id} in link {link_id}",
+        )
     current.links_version = version
     return current
 
 
-def replace_everywhere(old_asset_id: int, new_asset_id: int, *, preview: bool = True,
-                       user=None) -> dict:
+def replace_everywhere(
+    old_asset_id: int, new_asset_id: int, *, preview: bool = True, user=None
+) -> dict:
     """Every link showing `old_asset_id` shows `new_asset_id` instead. Where the owner already
     shows the new asset in that role/locale/channel, the old link is removed instead. With
     `preview` nothing is written; otherwise one transaction and one LinkChange (undoable)."""
@@ -369,11 +449,13 @@ def replace_everywhere(old_asset_id: int, new_asset_id: int, *, preview: bool = 
     _visible_asset(new_asset_id, user)
     with transaction.atomic():
         qs = Link.objects.filter(asset_id=old_asset_id).select_related(
-            "product", "product_model", "channel")
+            "product", "product_model", "channel"
+        )
         links = list(qs.select_for_update(of=("self",)) if not preview else qs)
         taken = set(
             Link.objects.filter(asset_id=new_asset_id).values_list(
-                "product_id", "product_model_id", "role", "locale", "channel_id")
+                "product_id", "product_model_id", "role", "locale", "channel_id"
+            )
         )
         planned = []
         for lk in links:
@@ -393,9 +475,12 @@ def replace_everywhere(old_asset_id: int, new_asset_id: int, *, preview: bool = 
                 ops.append({"op": "update", "before": before, "link": snapshot(lk)})
         Link.objects.bulk_update([lk for lk, a in planned if a == "replace"], ["asset"])
         _bump_many([lk.product_id for lk, _ in planned], [lk.product_model_id for lk, _ in planned])
-        change = _history("replace_all", ops, user,
-                          summary=f"replaced asset {old_asset_id} by {new_asset_id} in "
-                                  f"{len(ops)} links")
+        change = _history(
+            "replace_all",
+            ops,
+            user,
+            summary=f"replaced asset {old_asset_id} by {new_asset_id} in {len(ops)} links",
+        )
     return {"preview": False, "change_id": change.pk, "links": rows}
 
 
@@ -414,17 +499,25 @@ def undo(change_id: int, *, user=None) -> LinkChange:
                 Link.objects.filter(pk=snap["id"]).delete()
                 ops.append({"op": "delete", "link": snap})
             elif op["op"] == "delete":
-                _refuse_duplicate({"product_id": snap["product_id"],
-                                   "product_model_id": snap["product_model_id"]},
-                                  snap["asset_id"], snap["role"], snap["locale"],
-                                  snap["channel_id"])
+                _refuse_duplicate(
+                    {
+                        "product_id": snap["product_id"],
+                        "product_model_id": snap["product_model_id"],
+                    },
+                    snap["asset_id"],
+                    snap["role"],
+                    snap["locale"],
+                    snap["channel_id"],
+                )
                 restored = Link.objects.create(**snap)
                 ops.append({"op": "create", "link": snapshot(restored)})
             else:
                 current = Link.objects.filter(pk=snap["id"]).first()
                 if current is None:
-                    raise Conflict(f"link {snap['id']} no longer exists; cannot undo "
-                                   f"change {change_id}", details={"link_id": snap["id"]})
+                    raise Conflict(
+                        f"link {snap['id']} no longer exists; cannot undo change {change_id}",
+                        details={"link_id": snap["id"]},
+                    )
                 after = snapshot(current)
                 for f in ("asset_id", "role", "position", "locale", "channel_id"):
                     setattr(current, f, op["before"][f])
@@ -482,8 +575,11 @@ def links_for(target, *, locale: str | None = None, channel=None) -> dict[str, l
     levels = {m.pk: (len(chain) - i, m.code) for i, m in enumerate(chain)}
     qs = Link.objects.filter(own | Q(product_model_id__in=list(levels)))
     qs = qs.filter(locale__in=["", locale] if locale else [""])
-    qs = qs.filter(Q(channel__isnull=True) | Q(channel=chan)) if chan else \
-        qs.filter(channel__isnull=True)
+    qs = (
+        qs.filter(Q(channel__isnull=True) | Q(channel=chan))
+        if chan
+        else qs.filter(channel__isnull=True)
+    )
     qs = qs.select_related("asset", "asset__current_version").order_by("role", "position", "id")
     by_role: dict[str, dict[int, list[Link]]] = defaultdict(lambda: defaultdict(list))
     for lk in qs:
@@ -500,8 +596,9 @@ def links_for(target, *, locale: str | None = None, channel=None) -> dict[str, l
         # a scoped link of an asset beats the unscoped link of the same asset
         for lk in by_role[role][level]:
             prev = chosen.get(lk.asset_id)
-            if prev is None or ((lk.locale or lk.channel_id) and not (prev.locale or
-                                                                      prev.channel_id)):
+            if prev is None or (
+                (lk.locale or lk.channel_id) and not (prev.locale or prev.channel_id)
+            ):
                 chosen[lk.asset_id] = lk
         entries = sorted(chosen.values(), key=lambda lk: (lk.position, lk.pk))
         out[role] = [_entry(lk, origin, chan) for lk in entries]
@@ -528,22 +625,31 @@ def _entry(lk: Link, origin: str, chan) -> dict:
 
 def where_used(asset_id: int) -> dict:
     """Every product, product model, inheriting variant and channel an asset appears in."""
-    links = list(Link.objects.filter(asset_id=asset_id).select_related(
-        "product", "product_model", "channel").order_by("id"))
+    links = list(
+        Link.objects.filter(asset_id=asset_id)
+        .select_related("product", "product_model", "channel")
+        .order_by("id")
+    )
     model_links = [lk for lk in links if lk.product_model_id]
     variants = []
     if model_links:
         mids = {lk.product_model_id for lk in model_links}
         roles = {lk.role for lk in model_links}
-        candidates = list(Product.objects.filter(
-            Q(parent_id__in=mids) | Q(parent__parent_id__in=mids)).select_related("parent"))
+        candidates = list(
+            Product.objects.filter(
+                Q(parent_id__in=mids) | Q(parent__parent_id__in=mids)
+            ).select_related("parent")
+        )
         subs = {p.parent_id for p in candidates} | set(
-            ProductModel.objects.filter(parent_id__in=mids).values_list("pk", flat=True))
+            ProductModel.objects.filter(parent_id__in=mids).values_list("pk", flat=True)
+        )
         # which nearer levels have links of their own for a role (they hide the model's)
         own = set()
-        for pid, mid, role in Link.objects.filter(role__in=roles).filter(
-                Q(product__in=[p.pk for p in candidates]) | Q(product_model_id__in=subs)
-        ).values_list("product_id", "product_model_id", "role"):
+        for pid, mid, role in (
+            Link.objects.filter(role__in=roles)
+            .filter(Q(product__in=[p.pk for p in candidates]) | Q(product_model_id__in=subs))
+            .values_list("product_id", "product_model_id", "role")
+        ):
             own.add((("p", pid) if pid else ("m", mid), role))
         seen = set()
         for lk in model_links:
@@ -553,8 +659,10 @@ def where_used(asset_id: int) -> dict:
                     continue
                 if (("p", p.pk), lk.role) in own:
                     continue
-                if lk.product_model_id == p.parent.parent_id and (("m", p.parent_id),
-                                                                  lk.role) in own:
+                if (
+                    lk.product_model_id == p.parent.parent_id
+                    and (("m", p.parent_id), lk.role) in own
+                ):
                     continue
                 seen.add((p.pk, lk.role))
                 variants.append({"sku": p.sku, "role": lk.role, "via": lk.product_model.code})
@@ -579,9 +687,10 @@ def impact(asset_id: int) -> dict:
     roles: dict[str, int] = defaultdict(int)
     for lk in used["links"]:
         roles[lk["role"]] += 1
-    main_for = sorted({lk["product"] or lk["product_model"] for lk in used["links"]
-                       if lk["role"] == "main"} | {v["sku"] for v in used["variants"]
-                                                   if v["role"] == "main"})
+    main_for = sorted(
+        {lk["product"] or lk["product_model"] for lk in used["links"] if lk["role"] == "main"}
+        | {v["sku"] for v in used["variants"] if v["role"] == "main"}
+    )
     return {
         "asset_id": asset_id,
         "links": len(used["links"]),
@@ -590,6 +699,10 @@ def impact(asset_id: int) -> dict:
         "channels": used["channels"],
         "roles": dict(roles),
         "main_image_of": main_for,
-        "summary": (f"shown by {len(skus)} products and {len(used['product_models'])} models "
-                    f"in {len(used['channels'])} channels" if used["links"] else "not linked"),
+        "summary": (
+            f"shown by {len(skus)} products and {len(used['product_models'])} models "
+            f"in {len(used['channels'])} channels"
+            if used["links"]
+            else "not linked"
+        ),
     }

@@ -222,10 +222,10 @@ class S3Destination(Destination):
         media = settings.STORAGES.get("default", {}).get("OPTIONS", {})
         return boto3.client(
             "s3",
-            endpoint_url=self.config.get("endpoint_url") or settings.S3_ENDPOINT_URL
+            endpoint_url=self.config.get("endpoint_url")
+            or settings.S3_ENDPOINT_URL
             or media.get("endpoint_url"),
-            region_name=self.config.get("region") or settings.S3_REGION
-            or media.get("region_name"),
+            region_name=self.config.get("region") or settings.S3_REGION or media.get("region_name"),
             aws_access_key_id=settings.S3_ACCESS_KEY or media.get("access_key"),
             aws_secret_access_key=settings.S3_SECRET_KEY or media.get("secret_key"),
         )
@@ -242,17 +242,20 @@ class S3Destination(Destination):
                 if path.is_file() and not rel.startswith("images/"):
                     self._put(client, f"{release}/{rel}", path.read_bytes(), content_type(rel))
                     names.append(rel)
-            pointer = {"publication": publication.pk, "release": f"releases/{publication.pk}/",
-                       "files": names}
-            self._put(client, self.key("current.json"), json.dumps(pointer).encode(),
-                      "application/json")
+            pointer = {
+                "publication": publication.pk,
+                "release": f"releases/{publication.pk}/",
+                "files": names,
+            }
+            self._put(
+                client, self.key("current.json"), json.dumps(pointer).encode(), "application/json"
+            )
         except DestinationError:
             raise
         except Exception as exc:
             raise DestinationError(f"s3://{self.bucket}/{self.prefix}: {exc}") from exc
         shutil.rmtree(staged, ignore_errors=True)
-        return Switched(location=f"s3://{self.bucket}/{release}/",
-                        undo_data={"current": previous})
+        return Switched(location=f"s3://{self.bucket}/{release}/", undo_data={"current": previous})
 
     def _upload_images(self, client, folder: Path, images: dict[str, str]) -> None:
         """Images whose bytes the bucket does not hold under that name yet; the manifest
@@ -261,12 +264,14 @@ class S3Destination(Destination):
         held = json.loads(self._read(client, manifest_key) or b"{}")
         changed = {n: sha for n, sha in images.items() if held.get(n) != sha}
         for name in sorted(changed):
-            self._put(client, self.key("images", name), (folder / name).read_bytes(),
-                      content_type(name))
+            self._put(
+                client, self.key("images", name), (folder / name).read_bytes(), content_type(name)
+            )
         if changed:
             held.update(changed)
-            self._put(client, manifest_key, json.dumps(held, sort_keys=True).encode(),
-                      "application/json")
+            self._put(
+                client, manifest_key, json.dumps(held, sort_keys=True).encode(), "application/json"
+            )
 
     def _read(self, client, key: str) -> bytes | None:
         try:
@@ -295,7 +300,7 @@ class S3Destination(Destination):
             Bucket=self.bucket, Prefix=prefix
         ):
             for obj in page.get("Contents", []):
-                release = obj["Key"][len(prefix):].split("/", 1)[0]
+                release = obj["Key"][len(prefix) :].split("/", 1)[0]
                 if release.isdigit():
                     keys.setdefault(int(release), []).append(obj["Key"])
         current = json.loads(self._read(client, self.key("current.json")) or b"{}")
@@ -303,8 +308,10 @@ class S3Destination(Destination):
             if release == current.get("publication"):
                 continue
             for start in range(0, len(keys[release]), 1000):
-                client.delete_objects(Bucket=self.bucket, Delete={
-                    "Objects": [{"Key": k} for k in keys[release][start : start + 1000]]})
+                client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": k} for k in keys[release][start : start + 1000]]},
+                )
 
 
 # --- http -----------------------------------------------------------------------------------

@@ -175,11 +175,13 @@ def republish_for_assets(asset_ids) -> list:
         except Conflict as exc:
             # A run is waiting or going: one that starts after the expiry leaves the asset
             # out itself; one that began before keeps it until the feed's next publication.
-            log.info("feed %s: no publication started for expired assets: %s",
-                     feed, exc.message)
+            log.info("feed %s: no publication started for expired assets: %s", feed, exc.message)
             continue
-        log.info("feed %s: incremental publication %s started: rights of an asset it shows "
-                 "ended", feed, started[-1].pk)
+        log.info(
+            "feed %s: incremental publication %s started: rights of an asset it shows ended",
+            feed,
+            started[-1].pk,
+        )
     return started
 
 
@@ -208,8 +210,11 @@ def connect() -> None:
         catalog_signals.COMPLETENESS_WATCHERS.append(_watch_completeness)
     pre_delete.connect(on_feed_deleted, sender=Feed, dispatch_uid="publishing.events.feed_del")
     for signal in (post_save, post_delete):
-        signal.connect(webhooks.forget_subscriptions, sender=Webhook,
-                       dispatch_uid=f"publishing.events.webhook_{signal is post_save}")
+        signal.connect(
+            webhooks.forget_subscriptions,
+            sender=Webhook,
+            dispatch_uid=f"publishing.events.webhook_{signal is post_save}",
+        )
 
 
 def _watch_completeness() -> bool:
@@ -283,8 +288,9 @@ def _check_timing(feed, every_seconds, cron, mode) -> tuple[int | None, str]:
         try:
             CronSim(cron, timezone.now())
         except CronSimError as exc:
-            raise bad("cron", f"{cron!r} is not a 5-field cron expression (UTC): {exc}",
-                      value=cron) from None
+            raise bad(
+                "cron", f"{cron!r} is not a 5-field cron expression (UTC): {exc}", value=cron
+            ) from None
     return (every_seconds or None), cron
 
 
@@ -319,13 +325,22 @@ def schedule_feed(
         if Schedule.objects.filter(name=name).exists():
             name = f"{name[:90]}-{feed.pk}"
         schedule = Schedule(
-            name=name, job=_publish_job_name(), params=params, every_seconds=every_seconds,
-            cron=cron, enabled=enabled, description=f"Publish {subject} ({mode})",
+            name=name,
+            job=_publish_job_name(),
+            params=params,
+            every_seconds=every_seconds,
+            cron=cron,
+            enabled=enabled,
+            description=f"Publish {subject} ({mode})",
         )
         schedule.next_run_at = next_run(schedule, timezone.now())
         schedule.save()
-        audit.record("feed.schedule", schedule, summary=f"{subject}: scheduled",
-                     changes=schedule_snapshot(schedule))
+        audit.record(
+            "feed.schedule",
+            schedule,
+            summary=f"{subject}: scheduled",
+            changes=schedule_snapshot(schedule),
+        )
         return schedule
     before = schedule_snapshot(schedule)
     schedule.every_seconds, schedule.cron, schedule.params = every_seconds, cron, params
@@ -333,13 +348,18 @@ def schedule_feed(
     schedule.description = f"Publish {subject} ({mode})"
     schedule.next_run_at = next_run(schedule, timezone.now())
     save_versioned(
-        schedule, expected_version,
+        schedule,
+        expected_version,
         ["every_seconds", "cron", "params", "enabled", "description", "next_run_at"],
         snapshot=schedule_snapshot,
     )
     after = schedule_snapshot(schedule)
-    audit.record("feed.schedule", schedule, summary=f"{subject}: schedule changed",
-                 changes={k: [before[k], after[k]] for k in after if before[k] != after[k]})
+    audit.record(
+        "feed.schedule",
+        schedule,
+        summary=f"{subject}: schedule changed",
+        changes={k: [before[k], after[k]] for k in after if before[k] != after[k]},
+    )
     return schedule
 
 
@@ -364,11 +384,16 @@ def unschedule_feed(feed, *, user=None, expected_version: int | None = None) -> 
                 f"the schedule of feed {feed.channel.code}/{feed.code} was changed by someone "
                 f"else (you saw version {expected_version}, it is now at {schedule.version}); "
                 "reload it and try again",
-                details={"current_version": schedule.version,
-                         "current": schedule_snapshot(schedule)},
+                details={
+                    "current_version": schedule.version,
+                    "current": schedule_snapshot(schedule),
+                },
             )
-    audit.record("feed.unschedule", schedule,
-                 summary=f"feed {feed.channel.code}/{feed.code}: schedule removed",
-                 changes=schedule_snapshot(schedule))
+    audit.record(
+        "feed.unschedule",
+        schedule,
+        summary=f"feed {feed.channel.code}/{feed.code}: schedule removed",
+        changes=schedule_snapshot(schedule),
+    )
     schedule.delete()
     return True

@@ -84,16 +84,20 @@ class Publication(models.Model):
     format = models.CharField(max_length=20)
     mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.INCREMENTAL)
     dry_run = models.BooleanField(default=False)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING,
-                              db_index=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
     selection = models.JSONField(default=dict, blank=True)
     # The successful publication this one was compared against (incremental runs).
-    base = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+")
-    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL,
-                            related_name="+")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    base = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    job = models.ForeignKey(
+        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -126,8 +130,9 @@ class PublishedItem(models.Model):
         SKIPPED = "skipped"
 
     publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="items")
-    product = models.ForeignKey("catalog.Product", null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="+")
+    product = models.ForeignKey(
+        "catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     sku = models.CharField(max_length=100)
     locale = models.CharField(max_length=10, blank=True)
     action = models.CharField(max_length=10, choices=Action.choices)
@@ -156,8 +161,9 @@ class Listing(models.Model):
 
     feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="listings")
     locale = models.CharField(max_length=10, blank=True)
-    product = models.ForeignKey("catalog.Product", null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="+")
+    product = models.ForeignKey(
+        "catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     sku = models.CharField(max_length=100)
     signature = models.CharField(max_length=64)  # hash of every input of the fragment
     fragment = models.TextField()
@@ -165,8 +171,9 @@ class Listing(models.Model):
     product_version = models.PositiveIntegerField(null=True, blank=True)
     asset_versions = models.JSONField(default=dict, blank=True)
     renditions = models.JSONField(default=dict, blank=True)
-    publication = models.ForeignKey(Publication, null=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    publication = models.ForeignKey(
+        Publication, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -184,8 +191,9 @@ class Webhook(VersionedModel):
     secret = models.CharField(max_length=200)
     events = models.JSONField(default=list)  # see events.EVENTS; ["*"] for all
     active = models.BooleanField(default=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

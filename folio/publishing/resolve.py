@@ -140,15 +140,17 @@ class Structure:
 
     def locale_id(self, locale: str) -> int | None:
         if locale not in self._locale_ids:
-            self._locale_ids[locale] = Locale.objects.filter(code=locale).values_list(
-                "pk", flat=True).first()
+            self._locale_ids[locale] = (
+                Locale.objects.filter(code=locale).values_list("pk", flat=True).first()
+            )
         return self._locale_ids[locale]
 
     def hashes(self, locale: str) -> list[str]:
         """The spec hashes of every preset a role's images go through, for the locale."""
         if locale not in self._hashes:
-            self._hashes[locale] = sorted({
-                self.key(p, locale)[0] for ps in self.role_presets.values() for p in ps})
+            self._hashes[locale] = sorted(
+                {self.key(p, locale)[0] for ps in self.role_presets.values() for p in ps}
+            )
         return self._hashes[locale]
 
     def slug(self, asset) -> str:
@@ -227,9 +229,7 @@ def load(feed, fmt: Format, *, at=None) -> Structure:
     channel = feed.channel
     attributes = {
         a.code: a
-        for a in Attribute.objects.select_related("measurement_family").prefetch_related(
-            "options"
-        )
+        for a in Attribute.objects.select_related("measurement_family").prefetch_related("options")
     }
     options: dict[str, dict[str, dict]] = defaultdict(dict)
     for attr_code, code, labels in AttributeOption.objects.values_list(
@@ -237,8 +237,11 @@ def load(feed, fmt: Format, *, at=None) -> Structure:
     ):
         options[attr_code][code] = labels
     gtin = next(
-        (a.code for a in sorted(attributes.values(), key=lambda a: (a.sort_order, a.code))
-         if a.is_gtin),
+        (
+            a.code
+            for a in sorted(attributes.values(), key=lambda a: (a.sort_order, a.code))
+            if a.is_gtin
+        ),
         None,
     )
     slots = _slots(channel)
@@ -257,9 +260,11 @@ def load(feed, fmt: Format, *, at=None) -> Structure:
     categories = _categories(channel)
     families = {f.pk: f for f in Family.objects.select_related("label_attribute")}
     axes: dict[int, list[str]] = defaultdict(list)
-    for fv_id, code in FamilyVariantAttribute.objects.filter(is_axis=True).order_by(
-        "family_variant_id", "level", "attribute__code"
-    ).values_list("family_variant_id", "attribute__code"):
+    for fv_id, code in (
+        FamilyVariantAttribute.objects.filter(is_axis=True)
+        .order_by("family_variant_id", "level", "attribute__code")
+        .values_list("family_variant_id", "attribute__code")
+    ):
         axes[fv_id].append(code)
     mapping = {**(fmt.default_mapping or {}), **(feed.mapping or {})}
     mapping = {name: rule for name, rule in mapping.items() if rule}
@@ -283,8 +288,9 @@ def load(feed, fmt: Format, *, at=None) -> Structure:
         axes=dict(axes),
         public_base_url=public_base_url,
         version_key="",
-        channel_refs={pk: SimpleNamespace(code=code)
-                      for pk, code in Channel.objects.values_list("pk", "code")},
+        channel_refs={
+            pk: SimpleNamespace(code=code) for pk, code in Channel.objects.values_list("pk", "code")
+        },
     )
     structure.version_key = _version_key(structure)
     return structure
@@ -296,7 +302,8 @@ def _role_order(role: str):
 
 def _slots(channel: Channel) -> dict[str, ImageSlot]:
     slots = [
-        s for s in ImageSlot.objects.filter(channel=channel).select_related("preset")
+        s
+        for s in ImageSlot.objects.filter(channel=channel).select_related("preset")
         if s.preset.kind == "image"
     ]
     return {s.role: s for s in sorted(slots, key=lambda s: _role_order(s.role))}
@@ -314,8 +321,10 @@ def _categories(channel: Channel) -> dict[int, tuple[str, str, dict]]:
     if channel.category_tree_id:
         root = Category.objects.get(pk=channel.category_tree_id)
         qs = qs.filter(Q(path=root.path) | Q(path__startswith=f"{root.path}/"))
-    return {pk: (code, path, labels) for pk, code, path, labels in qs.values_list(
-        "pk", "code", "path", "labels")}
+    return {
+        pk: (code, path, labels)
+        for pk, code, path, labels in qs.values_list("pk", "code", "path", "labels")
+    }
 
 
 def _version_key(s: Structure) -> str:
@@ -324,13 +333,30 @@ def _version_key(s: Structure) -> str:
     families and the public addresses."""
     feed = s.feed
     parts = [
-        feed.pk, feed.version, s.fmt.code, getattr(s.fmt, "version", None), s.channel.pk,
-        s.channel.version, s.currency, settings.PUBLIC_URL, s.public_base_url,
-        [(r, sl.preset_id, sl.preset.version, sl.max_count, sl.required, sl.filename_template)
-         for r, sl in s.slots.items()],
-        sorted((f, r, q.min_count, q.compliant_preset_id,
-                q.compliant_preset.version if q.compliant_preset_id else None)
-               for f, by_role in s.requirements.items() for r, q in by_role.items()),
+        feed.pk,
+        feed.version,
+        s.fmt.code,
+        getattr(s.fmt, "version", None),
+        s.channel.pk,
+        s.channel.version,
+        s.currency,
+        settings.PUBLIC_URL,
+        s.public_base_url,
+        [
+            (r, sl.preset_id, sl.preset.version, sl.max_count, sl.required, sl.filename_template)
+            for r, sl in s.slots.items()
+        ],
+        sorted(
+            (
+                f,
+                r,
+                q.min_count,
+                q.compliant_preset_id,
+                q.compliant_preset.version if q.compliant_preset_id else None,
+            )
+            for f, by_role in s.requirements.items()
+            for r, q in by_role.items()
+        ),
         sorted((a.code, a.version) for a in s.attributes.values()),
         sorted((a, sorted(o.items())) for a, o in s.options.items()),
         sorted((pk, c[1], c[2]) for pk, c in s.categories.items()),
@@ -360,7 +386,13 @@ def applicable_links(
     `chains` maps each product to its models, nearest first."""
     model_ids = {m for chain in chains.values() for m in chain}
     rows = _links(list(chains), model_ids, roles, locale, channel_id).values_list(
-        "id", "product_id", "product_model_id", "role", "position", "locale", "channel_id",
+        "id",
+        "product_id",
+        "product_model_id",
+        "role",
+        "position",
+        "locale",
+        "channel_id",
         "asset_id",
     )
     owned: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
@@ -488,14 +520,34 @@ class _Rendition:
 
     @classmethod
     def of(cls, r: Rendition) -> "_Rendition":
-        return cls(r.pk, r.status, r.blob_id, r.blob.storage_name if r.blob_id else "",
-                   r.format, r.width, r.height, (r.compliance or {}).get("passed"),
-                   r.needs_review, r.error)
+        return cls(
+            r.pk,
+            r.status,
+            r.blob_id,
+            r.blob.storage_name if r.blob_id else "",
+            r.format,
+            r.width,
+            r.height,
+            (r.compliance or {}).get("passed"),
+            r.needs_review,
+            r.error,
+        )
 
 
-RENDITION_FIELDS = ("source_sha256", "spec_hash", "pk", "status", "blob_id",
-                    "blob__storage_name", "format", "width", "height", "compliance__passed",
-                    "needs_review", "error")
+RENDITION_FIELDS = (
+    "source_sha256",
+    "spec_hash",
+    "pk",
+    "status",
+    "blob_id",
+    "blob__storage_name",
+    "format",
+    "width",
+    "height",
+    "compliance__passed",
+    "needs_review",
+    "error",
+)
 
 
 class _Rows:
@@ -508,17 +560,31 @@ class _Rows:
         self.territory = delivery.territory_of(locale)
         self.products = [
             _Product(*row)
-            for row in Product.objects.filter(pk__in=ids).order_by("sku").values_list(
-                "pk", "sku", "version", "enabled", "family_id", "parent_id",
-                "parent__parent_id", "values")
+            for row in Product.objects.filter(pk__in=ids)
+            .order_by("sku")
+            .values_list(
+                "pk",
+                "sku",
+                "version",
+                "enabled",
+                "family_id",
+                "parent_id",
+                "parent__parent_id",
+                "values",
+            )
         ]
         chains = {p.pk: [m for m in (p.parent_id, p.grand_id) if m] for p in self.products}
         model_ids = {m for chain in chains.values() for m in chain}
-        self.models = {
-            row[0]: _Model(*row)
-            for row in ProductModel.objects.filter(pk__in=model_ids).values_list(
-                "pk", "code", "version", "family_variant_id", "values")
-        } if model_ids else {}
+        self.models = (
+            {
+                row[0]: _Model(*row)
+                for row in ProductModel.objects.filter(pk__in=model_ids).values_list(
+                    "pk", "code", "version", "family_variant_id", "values"
+                )
+            }
+            if model_ids
+            else {}
+        )
         self.categories = _category_ids(chains)
         self.completeness = {
             pid: (ratio, missing)
@@ -530,12 +596,16 @@ class _Rows:
         asset_ids = {a for by_role in self.links.values() for x in by_role.values() for a in x}
         self.assets = _assets(s, asset_ids, locale)
         shas = {a.blob for a in self.assets.values() if a.blob}
-        self.renditions = {
-            (row[0], row[1]): _Rendition(*row[2:])
-            for row in Rendition.objects.filter(
-                source_sha256__in=shas, spec_hash__in=s.hashes(locale)
-            ).values_list(*RENDITION_FIELDS)
-        } if shas else {}
+        self.renditions = (
+            {
+                (row[0], row[1]): _Rendition(*row[2:])
+                for row in Rendition.objects.filter(
+                    source_sha256__in=shas, spec_hash__in=s.hashes(locale)
+                ).values_list(*RENDITION_FIELDS)
+            }
+            if shas
+            else {}
+        )
 
 
 def _assets(s: Structure, asset_ids: set[int], locale: str) -> dict[int, _Asset]:
@@ -550,16 +620,31 @@ def _assets(s: Structure, asset_ids: set[int], locale: str) -> dict[int, _Asset]
         licensed[aid].append(s.channel_refs[cid])
     out = {}
     # JSON read as text: most assets have no territories and no alt text to decode
-    for row in Asset.objects.filter(pk__in=asset_ids).annotate(
-        territories_text=Cast("territories", TextField()),
-        alt=KeyTextTransform(locale, "alt_text"),
-    ).values_list(
-        "pk", "version", "status", "current_version_id", "external_id", "valid_from",
-        "expires_at", "type", "current_version__blob_id", "current_version__number",
-        "territories_text", "title", "alt",
+    for row in (
+        Asset.objects.filter(pk__in=asset_ids)
+        .annotate(
+            territories_text=Cast("territories", TextField()),
+            alt=KeyTextTransform(locale, "alt_text"),
+        )
+        .values_list(
+            "pk",
+            "version",
+            "status",
+            "current_version_id",
+            "external_id",
+            "valid_from",
+            "expires_at",
+            "type",
+            "current_version__blob_id",
+            "current_version__number",
+            "territories_text",
+            "title",
+            "alt",
+        )
     ):
-        a = _Asset(*row[:10], channels=licensed.get(row[0], _Licensed()), title=row[11],
-                   alt=row[12] or "")
+        a = _Asset(
+            *row[:10], channels=licensed.get(row[0], _Licensed()), title=row[11], alt=row[12] or ""
+        )
         if row[10] and row[10] not in ("[]", "null"):
             a.territories = json.loads(row[10])
         out[a.pk] = a
@@ -596,8 +681,9 @@ def _ids(products) -> list[int]:
 # --- signatures ------------------------------------------------------------------------------
 
 
-def signatures(feed, products, locale: str, *, at=None, structure: Structure | None = None
-               ) -> dict[int, str]:
+def signatures(
+    feed, products, locale: str, *, at=None, structure: Structure | None = None
+) -> dict[int, str]:
     """{product id: hash of every input of its listing in `locale`}: the product's and its
     models' versions, its completeness, the links of the product and its models that apply
     to the locale and channel (all levels: a superset of what inheritance picks), each
@@ -627,8 +713,11 @@ def _signature_batch(s: Structure, ids: list[int], locale: str, at) -> dict[int,
     out = {}
     key, sha256, empty = (s.version_key, locale), hashlib.sha256, ()
     for row in products:
-        media = (owned.get(row[0], empty), owned.get(-row[5], empty) if row[5] else empty,
-                 owned.get(-row[7], empty) if row[7] else empty)
+        media = (
+            owned.get(row[0], empty),
+            owned.get(-row[5], empty) if row[5] else empty,
+            owned.get(-row[7], empty) if row[7] else empty,
+        )
         out[row[0]] = sha256(repr((key, row, media)).encode()).hexdigest()
     return out
 
@@ -644,15 +733,19 @@ def _link_states(s: Structure, product_ids, model_ids, locale: str, at) -> dict[
     for column, owners in (("product_id", product_ids), ("product_model_id", model_ids)):
         if owners:
             rows += [
-                row for row in _sql(_LINKS_SQL.format(owner=column), [moment, moment], owners)
+                row
+                for row in _sql(_LINKS_SQL.format(owner=column), [moment, moment], owners)
                 if row[3] in wanted_roles and row[5] in locales and row[6] in channels
             ]
     hashes = s.hashes(locale)
     renditions: dict[str, dict] = defaultdict(dict)
     shas = sorted({row[10] for row in rows if row[10]})
     for start in range(0, len(shas), 4 * SIGNATURE_BATCH):
-        for sha, h, *state in _sql(_RENDITIONS_SQL.format(hashes=", ".join(["%s"] * len(
-                hashes))), list(hashes), shas[start : start + 4 * SIGNATURE_BATCH]):
+        for sha, h, *state in _sql(
+            _RENDITIONS_SQL.format(hashes=", ".join(["%s"] * len(hashes))),
+            list(hashes),
+            shas[start : start + 4 * SIGNATURE_BATCH],
+        ):
             renditions[sha][h] = tuple(state)
     none = (None,) * len(hashes)
     made = {sha: tuple([by_hash.get(h) for h in hashes]) for sha, by_hash in renditions.items()}
@@ -705,8 +798,9 @@ def _sql(sql: str, params: list, ids) -> list[tuple]:
 # --- building items ------------------------------------------------------------------------------
 
 
-def build_items(feed, fmt: Format, products, locale: str, *, structure: Structure | None = None,
-                at=None) -> tuple[list[Item], dict[str, list[dict]]]:
+def build_items(
+    feed, fmt: Format, products, locale: str, *, structure: Structure | None = None, at=None
+) -> tuple[list[Item], dict[str, list[dict]]]:
     """Items ready for the format, and for every product that cannot go out its SKU → every
     reason. `products` are ids or Product rows; they are read again here, in batches.
 
@@ -737,8 +831,9 @@ class _Builder:
     def __init__(self, s: Structure, batch: _Rows, product: _Product):
         self.s, self.batch, self.product = s, batch, product
         self.locale = batch.locale
-        chain = [batch.models[m] for m in (product.grand_id, product.parent_id)
-                 if m in batch.models]
+        chain = [
+            batch.models[m] for m in (product.grand_id, product.parent_id) if m in batch.models
+        ]
         self.root = chain[0] if chain else None
         self.doc = v.resolve(*(m.values for m in chain), product.values)
         self.reasons: list[dict] = []
@@ -833,12 +928,15 @@ class _Builder:
                 continue
             a = self.s.attributes.get(code)
             label = a.label(self.locale) if a else code
-            self._add(reason(
-                "missing_attribute",
-                f"{label} ({code}) is required in {self.s.channel.code} and empty for "
-                f"{self.locale}",
-                attribute=code, locale=self.locale,
-            ))
+            self._add(
+                reason(
+                    "missing_attribute",
+                    f"{label} ({code}) is required in {self.s.channel.code} and empty for "
+                    f"{self.locale}",
+                    attribute=code,
+                    locale=self.locale,
+                )
+            )
 
     # mapped fields
 
@@ -860,18 +958,26 @@ class _Builder:
     def _missing(self, name: str, rule: dict, source: str | None) -> None:
         a = self.s.attributes.get(source or "")
         if a is not None:
-            self._add(reason(
-                "missing_attribute",
-                f"{name} needs {a.label(self.locale)} ({a.code}), which is empty for "
-                f"{self.locale}",
-                attribute=a.code, field=name, locale=self.locale,
-            ))
+            self._add(
+                reason(
+                    "missing_attribute",
+                    f"{name} needs {a.label(self.locale)} ({a.code}), which is empty for "
+                    f"{self.locale}",
+                    attribute=a.code,
+                    field=name,
+                    locale=self.locale,
+                )
+            )
         else:
-            self._add(reason(
-                "missing_attribute", f"{name} is empty for {self.locale}",
-                field=name, locale=self.locale,
-                attribute=source if source and source.startswith("@") else None,
-            ))
+            self._add(
+                reason(
+                    "missing_attribute",
+                    f"{name} is empty for {self.locale}",
+                    field=name,
+                    locale=self.locale,
+                    attribute=source if source and source.startswith("@") else None,
+                )
+            )
 
     def _mapped(self, name: str, rule: dict) -> tuple[Any, str | None]:
         if "constant" in rule:
@@ -938,11 +1044,13 @@ class _Builder:
             return value
         if rule.get("truncate"):
             return truncate(value, int(limit))
-        self._add(reason(
-            "validation_failure",
-            f"{name} is {len(value)} characters, the mapping allows {limit}",
-            field=name,
-        ))
+        self._add(
+            reason(
+                "validation_failure",
+                f"{name} is {len(value)} characters, the mapping allows {limit}",
+                field=name,
+            )
+        )
         return value
 
     # variants and categories
@@ -968,24 +1076,31 @@ class _Builder:
             data = self.value(code)
             if a is None or data is None:
                 continue
-            out.append({
-                "attribute": code,
-                "label": a.label(self.locale),
-                "value": self.s.text(a, data, self.locale),
-                "code": data if isinstance(data, str) else json.dumps(data, default=str),
-            })
+            out.append(
+                {
+                    "attribute": code,
+                    "label": a.label(self.locale),
+                    "value": self.s.text(a, data, self.locale),
+                    "code": data if isinstance(data, str) else json.dumps(data, default=str),
+                }
+            )
         return out
 
     def _categories(self) -> tuple[list[str], list[str]]:
         if self._cats is None:
-            cats = [self.s.categories[c] for c in self.batch.categories.get(self.product.pk, [])
-                    if c in self.s.categories]
+            cats = [
+                self.s.categories[c]
+                for c in self.batch.categories.get(self.product.pk, [])
+                if c in self.s.categories
+            ]
             if not cats:
                 self._cats = [], []
             else:
                 deepest = max(cats, key=lambda c: (c[1].count("/"), c[0]))
-                self._cats = (sorted(c[0] for c in cats),
-                              self.s.category_path(deepest[1], self.locale))
+                self._cats = (
+                    sorted(c[0] for c in cats),
+                    self.s.category_path(deepest[1], self.locale),
+                )
         return self._cats
 
     # images
@@ -999,8 +1114,10 @@ class _Builder:
             req = family_reqs.get(role)
             if slot is None and req is None:
                 continue
-            needed = max(1 if slot is not None and slot.required else 0,
-                         req.min_count if req is not None else 0)
+            needed = max(
+                1 if slot is not None and slot.required else 0,
+                req.min_count if req is not None else 0,
+            )
             good, problems = self._role(role, links.get(role, []), slot, req, needed)
             if slot is not None:
                 for asset, rendition in good[: slot.max_count]:
@@ -1015,7 +1132,9 @@ class _Builder:
             "missing_media",
             f"{self.s.channel.code} needs {needed} {role} image(s) in {self.locale}; "
             f"{have} can be published",
-            attribute=missing_code(role), role=role, locale=self.locale,
+            attribute=missing_code(role),
+            role=role,
+            locale=self.locale,
         )
 
     def _role(self, role, asset_ids, slot, req, needed):
@@ -1023,8 +1142,10 @@ class _Builder:
         rendition), as many as the slot and the requirement use; and why others were left
         out."""
         presets = [slot.preset] if slot is not None else []
-        if req is not None and req.compliant_preset_id and (
-            slot is None or req.compliant_preset_id != slot.preset_id
+        if (
+            req is not None
+            and req.compliant_preset_id
+            and (slot is None or req.compliant_preset_id != slot.preset_id)
         ):
             presets.append(req.compliant_preset)
         limit = max(slot.max_count if slot is not None else 0, needed)
@@ -1058,7 +1179,9 @@ class _Builder:
         return reason(
             "unapproved_image" if unapproved else "rights",
             f"{role} image {asset.title!r} (asset {asset.pk}): {'; '.join(why)}",
-            role=role, asset_id=asset.pk, locale=self.locale,
+            role=role,
+            asset_id=asset.pk,
+            locale=self.locale,
         )
 
     def _rendition(self, asset, preset, role) -> tuple[_Rendition | None, dict | None]:
@@ -1070,7 +1193,8 @@ class _Builder:
             return None, reason(
                 "rendition_failed",
                 f"{role} image {asset.title!r} (asset {asset.pk}) has no file here to render",
-                role=role, asset_id=asset.pk,
+                role=role,
+                asset_id=asset.pk,
             )
         sha = asset.blob
         spec_hash, spec, applied = self.s.key(preset, self.locale)
@@ -1080,11 +1204,11 @@ class _Builder:
             self.batch.renditions[(sha, spec_hash)] = row
         return row, rendition_problem(row, asset, preset, role)
 
-    def _image(self, slot: ImageSlot, asset: _Asset, rendition: _Rendition, position: int
-               ) -> Image:
+    def _image(self, slot: ImageSlot, asset: _Asset, rendition: _Rendition, position: int) -> Image:
         preset = slot.preset
-        name, first = self.s.claim(self._filename(slot, asset, rendition, position),
-                                   rendition.blob_id)
+        name, first = self.s.claim(
+            self._filename(slot, asset, rendition, position), rendition.blob_id
+        )
         if first:
             self.claimed.append(name)
         if self.s.public_base_url:
@@ -1106,8 +1230,9 @@ class _Builder:
             alt=asset.alt or self.title(),
         )
 
-    def _filename(self, slot: ImageSlot, asset: _Asset, rendition: _Rendition, position: int
-                  ) -> str:
+    def _filename(
+        self, slot: ImageSlot, asset: _Asset, rendition: _Rendition, position: int
+    ) -> str:
         ext = preset_service.EXTENSIONS.get(rendition.format, rendition.format) or "bin"
         gtin = self.value(self.s.gtin) if self.s.gtin else None
         if self.s.feed.options.get("image_names") == "amazon":
@@ -1115,8 +1240,14 @@ class _Builder:
         template = slot.filename_template or slot.preset.filename_template
         try:
             return self.s.filename(
-                template, sku=self.product.sku, gtin=gtin, position=position, role=slot.role,
-                ext=ext, locale=self.locale, channel=self.s.channel.code,
+                template,
+                sku=self.product.sku,
+                gtin=gtin,
+                position=position,
+                role=slot.role,
+                ext=ext,
+                locale=self.locale,
+                channel=self.s.channel.code,
                 title_slug=self.s.slug(asset),
             )
         except InvalidInput as exc:
@@ -1178,8 +1309,12 @@ def render_now(sha: str, spec_hash: str, spec: dict, applied: str, preset: Prese
     row, _ = Rendition.objects.select_related("blob", "preset").get_or_create(
         source_sha256=sha,
         spec_hash=spec_hash,
-        defaults={"preset": preset, "preset_version": preset.version, "locale": applied,
-                  "spec": spec},
+        defaults={
+            "preset": preset,
+            "preset_version": preset.version,
+            "locale": applied,
+            "spec": spec,
+        },
     )
     if row.status == Rendition.Status.PENDING:
         if row.preset_id is None:
@@ -1203,10 +1338,14 @@ def rendition_problem(row: _Rendition, asset: _Asset, preset: Preset, role: str)
         )
     if not row.passed:
         # the checks' details only for the report of a refused one (rare: read it now)
-        compliance = Rendition.objects.filter(pk=row.pk).values_list(
-            "compliance", flat=True).first() or {}
-        failed = [c.get("detail") or c.get("rule") for c in compliance.get("checks", [])
-                  if not c.get("passed")]
+        compliance = (
+            Rendition.objects.filter(pk=row.pk).values_list("compliance", flat=True).first() or {}
+        )
+        failed = [
+            c.get("detail") or c.get("rule")
+            for c in compliance.get("checks", [])
+            if not c.get("passed")
+        ]
         return reason(
             "non_compliant_image",
             f"{name} fails {preset.code}: {'; '.join(map(str, failed)) or 'not checked'}",

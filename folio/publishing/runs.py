@@ -55,47 +55,78 @@ WRITE_BATCH = 1000
 # --- entry points ------------------------------------------------------------------------------
 
 
-def start_publication(feed: Feed, *, mode: str = "incremental", dry_run: bool = False,
-                      selection: dict | None = None, user=None) -> Publication:
+def start_publication(
+    feed: Feed,
+    *,
+    mode: str = "incremental",
+    dry_run: bool = False,
+    selection: dict | None = None,
+    user=None,
+) -> Publication:
     """A pending publication and the background job that runs it (enqueued on commit)."""
     with transaction.atomic():
         publication = _create(feed, mode=mode, dry_run=dry_run, selection=selection, user=user)
-        row = start_job(publish_feed, label=f"Publish {feed.channel.code}/{feed.code}",
-                        user=user, publication_id=publication.pk)
+        row = start_job(
+            publish_feed,
+            label=f"Publish {feed.channel.code}/{feed.code}",
+            user=user,
+            publication_id=publication.pk,
+        )
         publication.job = row
         publication.save(update_fields=["job"])
     return publication
 
 
-def publish(feed: Feed, *, mode: str = "incremental", dry_run: bool = False,
-            selection: dict | None = None, user=None) -> Publication:
+def publish(
+    feed: Feed,
+    *,
+    mode: str = "incremental",
+    dry_run: bool = False,
+    selection: dict | None = None,
+    user=None,
+) -> Publication:
     """Create and run a publication in this process (tests, scripts, the benchmark)."""
     publication = _create(feed, mode=mode, dry_run=dry_run, selection=selection, user=user)
     return run_publication(publication)
 
 
 @job("Publish a feed", max_attempts=1, schedulable=True)
-def publish_feed(ctx: JobContext, publication_id: int | None = None, channel: str | None = None,
-                 feed: str | None = None, mode: str = "incremental", dry_run: bool = False
-                 ) -> dict:
+def publish_feed(
+    ctx: JobContext,
+    publication_id: int | None = None,
+    channel: str | None = None,
+    feed: str | None = None,
+    mode: str = "incremental",
+    dry_run: bool = False,
+) -> dict:
     """Run a publication started by start_publication, or (from a schedule, with channel
     and feed codes) start and run one. Not retried: a run is cheap to start again, and a
     half-finished one must not be taken up by another worker."""
     if publication_id is None:
-        found = Feed.objects.select_related("channel").filter(
-            channel__code=channel, code=feed
-        ).first()
+        found = (
+            Feed.objects.select_related("channel").filter(channel__code=channel, code=feed).first()
+        )
         if found is None:
             raise InvalidInput(f"no feed {feed!r} on channel {channel!r}")
-        publication = _create(found, mode=mode, dry_run=dry_run, selection=None,
-                              user=ctx.job.created_by, job_row=ctx.job)
+        publication = _create(
+            found,
+            mode=mode,
+            dry_run=dry_run,
+            selection=None,
+            user=ctx.job.created_by,
+            job_row=ctx.job,
+        )
     else:
         publication = Publication.objects.get(pk=publication_id)
     run_publication(publication, ctx)
     if publication.status == Publication.Status.FAILED:
         raise RuntimeError(publication.message)
-    return {"publication": publication.pk, "status": publication.status,
-            "counts": publication.counts, "reasons": publication.reasons}
+    return {
+        "publication": publication.pk,
+        "status": publication.status,
+        "counts": publication.counts,
+        "reasons": publication.reasons,
+    }
 
 
 def _create(feed: Feed, *, mode, dry_run, selection, user, job_row=None) -> Publication:
@@ -106,11 +137,14 @@ def _create(feed: Feed, *, mode, dry_run, selection, user, job_row=None) -> Publ
 
         require(user, "publishing.run_publication")
     if mode not in Publication.Mode.values:
-        raise InvalidInput(f"mode {mode!r} is not one of {', '.join(Publication.Mode.values)}",
-                           details={"field": "mode", "value": mode})
+        raise InvalidInput(
+            f"mode {mode!r} is not one of {', '.join(Publication.Mode.values)}",
+            details={"field": "mode", "value": mode},
+        )
     if not feed.enabled:
-        raise Conflict(f"feed {feed.channel.code}/{feed.code} is disabled",
-                       details={"feed": feed.code})
+        raise Conflict(
+            f"feed {feed.channel.code}/{feed.code} is disabled", details={"feed": feed.code}
+        )
     if not dry_run:
         _refuse_concurrent(feed)
     publication = Publication.objects.create(
@@ -123,10 +157,13 @@ def _create(feed: Feed, *, mode, dry_run, selection, user, job_row=None) -> Publ
         created_by=user if getattr(user, "pk", None) else None,
         job=job_row,
     )
-    audit.record("publication.start", publication,
-                 summary=f"{'dry run of ' if dry_run else ''}{mode} publication of "
-                         f"{feed.channel.code}/{feed.code}",
-                 changes={"mode": mode, "dry_run": dry_run, "selection": publication.selection})
+    audit.record(
+        "publication.start",
+        publication,
+        summary=f"{'dry run of ' if dry_run else ''}{mode} publication of "
+        f"{feed.channel.code}/{feed.code}",
+        changes={"mode": mode, "dry_run": dry_run, "selection": publication.selection},
+    )
     return publication
 
 
@@ -134,7 +171,8 @@ def _refuse_concurrent(feed: Feed) -> None:
     """Two runs of one feed would each compare against the same listings; the second waits
     its turn. A run whose job ended without finishing it (a dead worker) does not count."""
     busy = Publication.objects.filter(
-        feed=feed, dry_run=False,
+        feed=feed,
+        dry_run=False,
         status__in=[Publication.Status.PENDING, Publication.Status.RUNNING],
     ).select_related("job")
     for other in busy:
@@ -160,7 +198,8 @@ def run_publication(publication: Publication, ctx: JobContext | None = None) -> 
     publication.status = Publication.Status.RUNNING
     publication.started_at = timezone.now()
     Publication.objects.filter(pk=publication.pk).update(
-        status=publication.status, started_at=publication.started_at)
+        status=publication.status, started_at=publication.started_at
+    )
     run = None
     try:
         run = _Run(publication, ctx)
@@ -177,15 +216,21 @@ def run_publication(publication: Publication, ctx: JobContext | None = None) -> 
 
 
 def _fail(publication: Publication, exc: Exception, started: float) -> None:
-    message = str(exc) if isinstance(exc, destinations.DestinationError) else (
-        getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")
+    message = (
+        str(exc)
+        if isinstance(exc, destinations.DestinationError)
+        else (getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")
+    )
     publication.status = Publication.Status.FAILED
     publication.message = message[:5000]
     publication.finished_at = timezone.now()
     publication.duration_ms = int((time.monotonic() - started) * 1000)
     Publication.objects.filter(pk=publication.pk).update(
-        status=publication.status, message=publication.message,
-        finished_at=publication.finished_at, duration_ms=publication.duration_ms)
+        status=publication.status,
+        message=publication.message,
+        finished_at=publication.finished_at,
+        duration_ms=publication.duration_ms,
+    )
 
 
 # --- one run ---------------------------------------------------------------------------------
@@ -219,7 +264,8 @@ class _Run:
         self.at = timezone.now()
         self.full = publication.mode == Publication.Mode.FULL
         self.partial = bool(publication.selection) and publication.selection != (
-            self.feed.selection or {})
+            self.feed.selection or {}
+        )
         channel_locales = sorted(self.feed.channel.locales.values_list("code", flat=True))
         self.locales = list(self.feed.locales or channel_locales)
         self.destination = destinations.for_feed(self.feed)
@@ -227,9 +273,12 @@ class _Run:
         self.nothing_changed = False
         self.base_files_here = False
         self.base = (
-            Publication.objects.filter(feed=self.feed, status=Publication.Status.DONE,
-                                       dry_run=False)
-            .exclude(pk=publication.pk).order_by("-id").first()
+            Publication.objects.filter(
+                feed=self.feed, status=Publication.Status.DONE, dry_run=False
+            )
+            .exclude(pk=publication.pk)
+            .order_by("-id")
+            .first()
         )
 
     def execute(self, started: float) -> None:
@@ -300,13 +349,18 @@ class _Run:
                     continue
                 path.parent.mkdir(parents=True, exist_ok=True)
                 partial = path.with_name(f".{path.name}.{self.p.pk}")
-                partial.write_text(json.dumps({"publication": self.p.pk,
-                                               "destination": self.feed.destination or {},
-                                               "items": res.skip_memo}))
+                partial.write_text(
+                    json.dumps(
+                        {
+                            "publication": self.p.pk,
+                            "destination": self.feed.destination or {},
+                            "items": res.skip_memo,
+                        }
+                    )
+                )
                 os.replace(partial, path)
             except OSError:  # a cache: the next run then resolves the skipped ones again
-                log.warning("could not keep the skipped products of %s", self.feed,
-                            exc_info=True)
+                log.warning("could not keep the skipped products of %s", self.feed, exc_info=True)
 
     # comparing and resolving
 
@@ -337,7 +391,8 @@ class _Run:
         index = {
             sku: (lid, pid, sig)
             for sku, lid, pid, sig in Listing.objects.filter(feed=self.feed, locale=locale)
-            .values_list("sku", "id", "product_id", "signature").iterator(chunk_size=5000)
+            .values_list("sku", "id", "product_id", "signature")
+            .iterator(chunk_size=5000)
         }
         res.had_listings = bool(index)
         handled: set[str] = set()
@@ -357,9 +412,11 @@ class _Run:
             self._resolve(res, pending, index, handled)
         for pid, sku in self.selection.outside_tree:
             self.selected.add(pid)
-            r = resolve.reason("not_in_category_tree",
-                               f"{sku} is not in channel {self.feed.channel.code}'s category "
-                               "tree", locale=locale)
+            r = resolve.reason(
+                "not_in_category_tree",
+                f"{sku} is not in channel {self.feed.channel.code}'s category tree",
+                locale=locale,
+            )
             listing = index.get(sku)
             prev = _previous(self.feed, locale, [listing[0]]) if listing else {}
             self._skip(res, pid, sku, None, [r], listing, prev.get(sku))
@@ -379,8 +436,9 @@ class _Run:
                 self._remove(res, sku, listing, [], previous.get(sku, {}))
         return res
 
-    def _batch(self, res: _Locale, ids: list[int], index: dict, handled: set[str],
-               pending: dict) -> None:
+    def _batch(
+        self, res: _Locale, ids: list[int], index: dict, handled: set[str], pending: dict
+    ) -> None:
         """Adds to `pending` the products of `ids` to resolve (all of them in a full run)."""
         rows = {pid: (sku, version) for pid, sku, version in _products(ids)}
         resolve_ids = [pid for pid in ids if pid in rows]
@@ -392,17 +450,24 @@ class _Run:
         """Resolve the products of `rows` (id → (sku, version)) and record each outcome."""
         s, locale = self.structure, res.locale
         resolve_ids = list(rows)
-        items, skipped = resolve.build_items(self.feed, self.fmt, resolve_ids, locale,
-                                             structure=s, at=self.at)
+        items, skipped = resolve.build_items(
+            self.feed, self.fmt, resolve_ids, locale, structure=s, at=self.at
+        )
         after = {pid: s.signatures.pop(pid) for pid in resolve_ids}  # as things now stand
-        previous = _previous(self.feed, locale, [
-            index[rows[pid][0]][0] for pid in resolve_ids
-            if rows[pid][0] in index and index[rows[pid][0]][1] == pid
-        ])
+        previous = _previous(
+            self.feed,
+            locale,
+            [
+                index[rows[pid][0]][0]
+                for pid in resolve_ids
+                if rows[pid][0] in index and index[rows[pid][0]][1] == pid
+            ],
+        )
         for item in items:
             handled.add(item.sku)
-            self._resolved(res, item, after[item.product_id], previous.get(item.sku),
-                           rows[item.product_id][1])
+            self._resolved(
+                res, item, after[item.product_id], previous.get(item.sku), rows[item.product_id][1]
+            )
         by_sku = {rows[pid][0]: pid for pid in resolve_ids}
         for sku, reasons in skipped.items():
             pid = by_sku[sku]
@@ -412,13 +477,13 @@ class _Run:
             self._skip(res, pid, sku, rows[pid][1], reasons, listing, previous.get(sku))
             res.skip_memo[sku] = [pid, after[pid], reasons, rows[pid][1]]
 
-    def _compare(self, res: _Locale, ids: list[int], rows: dict, index: dict,
-                 handled: set[str]) -> list[int]:
+    def _compare(
+        self, res: _Locale, ids: list[int], rows: dict, index: dict, handled: set[str]
+    ) -> list[int]:
         """Incremental runs: the ids whose inputs changed since they were last published or
         skipped (the others keep their listing, or are reported skipped again as they
         were)."""
-        sigs = resolve.signatures(self.feed, ids, res.locale, at=self.at,
-                                  structure=self.structure)
+        sigs = resolve.signatures(self.feed, ids, res.locale, at=self.at, structure=self.structure)
         memo = self.skip_memo.get(res.locale, {})
         changed = []
         for pid in ids:
@@ -444,7 +509,10 @@ class _Run:
         asset_versions = {str(img.asset_id): img.asset_version for img in item.images}
         res.entries[item.sku] = Entry(sku=item.sku, fragment=fragment, data=data, item=item)
         same = prev is not None and (prev["fragment"], prev["data"], prev["renditions"]) == (
-            fragment, data, renditions)
+            fragment,
+            data,
+            renditions,
+        )
         if same:
             res.counts["unchanged"] += 1
             res.refresh.append((signature, prev["id"]))
@@ -453,19 +521,43 @@ class _Run:
             return
         action = PublishedItem.Action.ADDED if prev is None else PublishedItem.Action.UPDATED
         res.counts[action] += 1
-        res.upserts.append((
-            self.feed.pk, res.locale, item.product_id, item.sku, signature, fragment, data,
-            version, asset_versions, renditions, self.p.pk, self.at,
-        ))
-        res.items.append(_item(
-            self.p, item.product_id, item.sku, res.locale, action, version=version,
-            asset_versions=asset_versions, renditions=renditions,
-            changes=[] if prev is None else diff(prev, data, renditions),
-        ))
-        res.changes.append(Change(
-            sku=item.sku, data=data,
-            previous=None if prev is None or self.full else prev["data"], item=item,
-        ))
+        res.upserts.append(
+            (
+                self.feed.pk,
+                res.locale,
+                item.product_id,
+                item.sku,
+                signature,
+                fragment,
+                data,
+                version,
+                asset_versions,
+                renditions,
+                self.p.pk,
+                self.at,
+            )
+        )
+        res.items.append(
+            _item(
+                self.p,
+                item.product_id,
+                item.sku,
+                res.locale,
+                action,
+                version=version,
+                asset_versions=asset_versions,
+                renditions=renditions,
+                changes=[] if prev is None else diff(prev, data, renditions),
+            )
+        )
+        res.changes.append(
+            Change(
+                sku=item.sku,
+                data=data,
+                previous=None if prev is None or self.full else prev["data"],
+                item=item,
+            )
+        )
 
     def _skip(self, res: _Locale, pid, sku, version, reasons, listing, prev) -> None:
         for code in {r["code"] for r in reasons}:
@@ -474,27 +566,43 @@ class _Run:
             self._remove(res, sku, listing, reasons, prev or {}, version=version)
             return
         res.counts["skipped"] += 1
-        res.items.append(_item(self.p, pid, sku, res.locale, PublishedItem.Action.SKIPPED,
-                               reasons=reasons, version=version))
+        res.items.append(
+            _item(
+                self.p,
+                pid,
+                sku,
+                res.locale,
+                PublishedItem.Action.SKIPPED,
+                reasons=reasons,
+                version=version,
+            )
+        )
 
-    def _remove(self, res: _Locale, sku: str, listing: tuple, reasons, prev: dict, *,
-                version=None) -> None:
+    def _remove(
+        self, res: _Locale, sku: str, listing: tuple, reasons, prev: dict, *, version=None
+    ) -> None:
         lid, pid, _sig = listing
         res.counts["removed"] += 1
         res.deletes.append(lid)
-        res.items.append(_item(
-            self.p, pid, sku, res.locale, PublishedItem.Action.REMOVED, reasons=reasons,
-            version=version if version is not None else prev.get("product_version"),
-            asset_versions=prev.get("asset_versions") or {},
-            renditions=prev.get("renditions") or {},
-        ))
+        res.items.append(
+            _item(
+                self.p,
+                pid,
+                sku,
+                res.locale,
+                PublishedItem.Action.REMOVED,
+                reasons=reasons,
+                version=version if version is not None else prev.get("product_version"),
+                asset_versions=prev.get("asset_versions") or {},
+                renditions=prev.get("renditions") or {},
+            )
+        )
         res.changes.append(Change(sku=sku, data=None, previous=prev.get("data")))
 
     # writing
 
     def _changed(self, results: list[_Locale]) -> bool:
-        return any(r.counts["added"] or r.counts["updated"] or r.counts["removed"]
-                   for r in results)
+        return any(r.counts["added"] or r.counts["updated"] or r.counts["removed"] for r in results)
 
     def _write(self, results: list[_Locale]):
         """Build the release aside and switch it in; (files, location, switched)."""
@@ -509,13 +617,16 @@ class _Run:
         images = {}
         if self.destination.takes_images and self._carries_image_files():
             images = self._images(results)
-            destinations.place_images(self.destination.image_cache(),
-                                      self.staged / "images",
-                                      {n: (sha, store) for n, (sha, store) in images.items()})
+            destinations.place_images(
+                self.destination.image_cache(),
+                self.staged / "images",
+                {n: (sha, store) for n, (sha, store) in images.items()},
+            )
         files = [_describe(self.staged, name) for name in dict.fromkeys(names)]
         faults.point("publish.release_written")  # crash tests: built aside, not switched in
-        switched = self.destination.switch(self.staged, self.p,
-                                           {n: sha for n, (sha, _) in images.items()})
+        switched = self.destination.switch(
+            self.staged, self.p, {n: sha for n, (sha, _) in images.items()}
+        )
         self.staged = None
         return files, switched.location, switched
 
@@ -537,7 +648,9 @@ class _Run:
         reused = (
             Entry(sku=sku, fragment=fragment, data=data)
             for sku, fragment, data in Listing.objects.filter(feed=self.feed, locale=res.locale)
-            .order_by("sku").values_list("sku", "fragment", "data").iterator(chunk_size=2000)
+            .order_by("sku")
+            .values_list("sku", "fragment", "data")
+            .iterator(chunk_size=2000)
             if sku in res.reused
         )
         return heapq.merge(new, reused, key=lambda e: e.sku)
@@ -560,9 +673,11 @@ class _Run:
         for res in results:
             if not res.reused:
                 continue
-            for sku, renditions in Listing.objects.filter(
-                feed=self.feed, locale=res.locale
-            ).values_list("sku", "renditions").iterator(chunk_size=5000):
+            for sku, renditions in (
+                Listing.objects.filter(feed=self.feed, locale=res.locale)
+                .values_list("sku", "renditions")
+                .iterator(chunk_size=5000)
+            ):
                 if sku in res.reused:
                     for name, sha in (renditions or {}).items():
                         if name not in images:
@@ -570,8 +685,11 @@ class _Run:
         shas = sorted(set(wanted.values()))
         stored = {}
         for start in range(0, len(shas), WRITE_BATCH):
-            stored.update(Blob.objects.filter(sha256__in=shas[start : start + WRITE_BATCH])
-                          .values_list("sha256", "storage_name"))
+            stored.update(
+                Blob.objects.filter(sha256__in=shas[start : start + WRITE_BATCH]).values_list(
+                    "sha256", "storage_name"
+                )
+            )
         for name, sha in wanted.items():
             if sha in stored:
                 images[name] = (sha, stored[sha])
@@ -589,8 +707,10 @@ class _Run:
             counts["published"] += len(res.entries) + len(res.reused)
         summary = {
             "selected": len(self.selected),
-            **{k: counts.get(k, 0) for k in ("published", "added", "updated", "unchanged",
-                                             "removed", "skipped")},
+            **{
+                k: counts.get(k, 0)
+                for k in ("published", "added", "updated", "unchanged", "removed", "skipped")
+            },
         }
         p = self.p
         with transaction.atomic():
@@ -609,8 +729,19 @@ class _Run:
             p.duration_ms = int((time.monotonic() - started) * 1000)
             if self.nothing_changed:
                 p.message = f"nothing changed since publication {self.base.pk}"
-            p.save(update_fields=["status", "counts", "reasons", "files", "location", "base",
-                                  "finished_at", "duration_ms", "message"])
+            p.save(
+                update_fields=[
+                    "status",
+                    "counts",
+                    "reasons",
+                    "files",
+                    "location",
+                    "base",
+                    "finished_at",
+                    "duration_ms",
+                    "message",
+                ]
+            )
 
     def _push(self, results: list[_Locale]) -> None:
         """Send the changes to the channel's API when the feed has a connector; each SKU's
@@ -629,10 +760,12 @@ class _Run:
                 answers = connectors.push(self.feed, self.p, changes, res.ctx) or {}
             except Exception as exc:  # the files are out; say on each item what the API did
                 log.warning("push of publication %s failed", self.p.pk, exc_info=True)
-                answers = {c.sku: {"status": "error", "message": str(exc)[:500]}
-                           for c in changes}
-            items = list(PublishedItem.objects.filter(publication=self.p, locale=res.locale,
-                                                      sku__in=list(answers)))
+                answers = {c.sku: {"status": "error", "message": str(exc)[:500]} for c in changes}
+            items = list(
+                PublishedItem.objects.filter(
+                    publication=self.p, locale=res.locale, sku__in=list(answers)
+                )
+            )
             for item in items:
                 item.remote = answers[item.sku]
             PublishedItem.objects.bulk_update(items, ["remote"], batch_size=WRITE_BATCH)
@@ -648,27 +781,72 @@ def _previous(feed: Feed, locale: str, listing_ids: list[int]) -> dict[str, dict
     return {
         row["sku"]: row
         for row in Listing.objects.filter(pk__in=listing_ids).values(
-            "id", "sku", "fragment", "data", "renditions", "asset_versions", "product_version")
+            "id", "sku", "fragment", "data", "renditions", "asset_versions", "product_version"
+        )
     }
 
 
 # Listings and published items are written as plain rows: at 100,000 products a run, building
 # a model instance per row and letting bulk_create prepare every field of it cost more than
 # resolving the products. JSON goes through the backend's own adapter, as JSONField does.
-_LISTING_COLUMNS = ("feed_id", "locale", "product_id", "sku", "signature", "fragment", "data",
-                    "product_version", "asset_versions", "renditions", "publication_id",
-                    "updated_at")
+_LISTING_COLUMNS = (
+    "feed_id",
+    "locale",
+    "product_id",
+    "sku",
+    "signature",
+    "fragment",
+    "data",
+    "product_version",
+    "asset_versions",
+    "renditions",
+    "publication_id",
+    "updated_at",
+)
 _LISTING_JSON = (6, 8, 9)
-_ITEM_COLUMNS = ("publication_id", "product_id", "sku", "locale", "action", "reasons",
-                 "product_version", "asset_versions", "renditions", "changes", "remote")
+_ITEM_COLUMNS = (
+    "publication_id",
+    "product_id",
+    "sku",
+    "locale",
+    "action",
+    "reasons",
+    "product_version",
+    "asset_versions",
+    "renditions",
+    "changes",
+    "remote",
+)
 _ITEM_JSON = (5, 7, 8, 9, 10)
 
 
-def _item(publication, product_id, sku, locale, action, *, reasons=(), version=None,
-          asset_versions=None, renditions=None, changes=()) -> tuple:
+def _item(
+    publication,
+    product_id,
+    sku,
+    locale,
+    action,
+    *,
+    reasons=(),
+    version=None,
+    asset_versions=None,
+    renditions=None,
+    changes=(),
+) -> tuple:
     """A published item's row, in _ITEM_COLUMNS order."""
-    return (publication.pk, product_id, sku, locale, action, list(reasons), version,
-            asset_versions or {}, renditions or {}, list(changes), {})
+    return (
+        publication.pk,
+        product_id,
+        sku,
+        locale,
+        action,
+        list(reasons),
+        version,
+        asset_versions or {},
+        renditions or {},
+        list(changes),
+        {},
+    )
 
 
 def _rows(rows: list[tuple], json_at: tuple[int, ...], datetime_at: tuple[int, ...] = ()):
@@ -685,8 +863,10 @@ def _rows(rows: list[tuple], json_at: tuple[int, ...], datetime_at: tuple[int, .
 
 def _insert_items(rows: list[tuple]) -> None:
     table = PublishedItem._meta.db_table
-    sql = (f"INSERT INTO {table} ({', '.join(_ITEM_COLUMNS)}) "  # noqa: S608 (constants)
-           f"VALUES ({', '.join(['%s'] * len(_ITEM_COLUMNS))})")
+    sql = (
+        f"INSERT INTO {table} ({', '.join(_ITEM_COLUMNS)}) "  # noqa: S608 (constants)
+        f"VALUES ({', '.join(['%s'] * len(_ITEM_COLUMNS))})"
+    )
     with connection.cursor() as cursor:
         for start in range(0, len(rows), WRITE_BATCH):
             cursor.executemany(sql, _rows(rows[start : start + WRITE_BATCH], _ITEM_JSON))
@@ -695,17 +875,22 @@ def _insert_items(rows: list[tuple]) -> None:
 def _save_listings(res: _Locale) -> None:
     table = Listing._meta.db_table
     updated = [c for c in _LISTING_COLUMNS if c not in ("feed_id", "locale", "sku")]
-    sql = (f"INSERT INTO {table} ({', '.join(_LISTING_COLUMNS)}) "  # noqa: S608 (constants)
-           f"VALUES ({', '.join(['%s'] * len(_LISTING_COLUMNS))}) "
-           f"ON CONFLICT (feed_id, locale, sku) DO UPDATE SET "
-           + ", ".join(f"{c} = excluded.{c}" for c in updated))
+    sql = (
+        f"INSERT INTO {table} ({', '.join(_LISTING_COLUMNS)}) "  # noqa: S608 (constants)
+        f"VALUES ({', '.join(['%s'] * len(_LISTING_COLUMNS))}) "
+        f"ON CONFLICT (feed_id, locale, sku) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in updated)
+    )
     with connection.cursor() as cursor:
         for start in range(0, len(res.upserts), WRITE_BATCH):
-            cursor.executemany(sql, _rows(res.upserts[start : start + WRITE_BATCH],
-                                          _LISTING_JSON, (11,)))
+            cursor.executemany(
+                sql, _rows(res.upserts[start : start + WRITE_BATCH], _LISTING_JSON, (11,))
+            )
         if res.refresh:
-            cursor.executemany(f"UPDATE {table} SET signature = %s WHERE id = %s",  # noqa: S608
-                               res.refresh)
+            cursor.executemany(
+                f"UPDATE {table} SET signature = %s WHERE id = %s",  # noqa: S608
+                res.refresh,
+            )
     for start in range(0, len(res.deletes), WRITE_BATCH):
         Listing.objects.filter(pk__in=res.deletes[start : start + WRITE_BATCH]).delete()
 
@@ -719,8 +904,7 @@ def diff(prev: dict, data: dict, renditions: dict) -> list[dict]:
         if old.get(name) != data.get(name)
     ]
     if (prev.get("renditions") or {}) != renditions:
-        changes.append({"field": "images", "old": prev.get("renditions") or {},
-                        "new": renditions})
+        changes.append({"field": "images", "old": prev.get("renditions") or {}, "new": renditions})
     return changes
 
 

@@ -40,8 +40,9 @@ class Selection:
         locale; ids only, in one pass, rather than a page query per batch)."""
         if self._ids is None:
             self._ids = list(
-                self.queryset.order_by("sku").values_list("pk", flat=True).iterator(
-                    chunk_size=10_000)
+                self.queryset.order_by("sku")
+                .values_list("pk", flat=True)
+                .iterator(chunk_size=10_000)
             )
         return self._ids
 

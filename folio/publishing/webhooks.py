@@ -113,9 +113,7 @@ def _check_url(value) -> str:
 
 def _check_events(value) -> list[str]:
     if not isinstance(value, list) or not value or not all(isinstance(e, str) for e in value):
-        raise _bad(
-            "events", f'a list of events ({", ".join(EVENTS)}) or ["*"] for every event'
-        )
+        raise _bad("events", f'a list of events ({", ".join(EVENTS)}) or ["*"] for every event')
     events = list(dict.fromkeys(value))
     if "*" in events:
         if len(events) > 1:
@@ -185,8 +183,9 @@ def create_webhook(data: dict, *, user=None) -> tuple[Webhook, str]:
     secret = _check_secret(given) if given not in (None, "") else secrets.token_urlsafe(32)
     creator = user if getattr(user, "pk", None) else None
     hook = Webhook.objects.create(secret=secret, created_by=creator, **clean)
-    audit.record("webhook.create", hook, summary=f"webhook {hook.pk} → {hook.url}",
-                 changes=snapshot(hook))
+    audit.record(
+        "webhook.create", hook, summary=f"webhook {hook.pk} → {hook.url}", changes=snapshot(hook)
+    )
     transaction.on_commit(forget_subscriptions)
     forget_subscriptions()
     return hook, secret
@@ -224,8 +223,12 @@ def update_webhook(
         setattr(hook, field, value)
     save_versioned(hook, expected_version, sorted(clean), snapshot=snapshot)
     after = snapshot(hook)
-    audit.record("webhook.update", hook, summary=f"webhook {hook.pk}",
-                 changes={k: [before[k], after[k]] for k in EDITABLE if before[k] != after[k]})
+    audit.record(
+        "webhook.update",
+        hook,
+        summary=f"webhook {hook.pk}",
+        changes={k: [before[k], after[k]] for k in EDITABLE if before[k] != after[k]},
+    )
     transaction.on_commit(forget_subscriptions)
     forget_subscriptions()
     return hook
@@ -254,8 +257,9 @@ def delete_webhook(webhook_id: int, *, expected_version: int | None = None, user
             f"{expected_version}, it is now at {hook.version}); reload it and try again",
             details={"current_version": hook.version, "current": snapshot(hook)},
         )
-    audit.record("webhook.delete", hook, summary=f"webhook {hook.pk} → {hook.url}",
-                 changes=snapshot(hook))
+    audit.record(
+        "webhook.delete", hook, summary=f"webhook {hook.pk} → {hook.url}", changes=snapshot(hook)
+    )
     hook.delete()
     transaction.on_commit(forget_subscriptions)
     forget_subscriptions()
@@ -285,7 +289,8 @@ def emit(event: str, data, *, event_id: str | None = None) -> list[WebhookDelive
     delivery starts once it commits. `data` may be a function making the dict, called only
     when someone subscribes."""
     return emit_many(
-        event, lambda: [data() if callable(data) else data],
+        event,
+        lambda: [data() if callable(data) else data],
         event_ids=[event_id] if event_id else None,
     )
 
@@ -297,7 +302,8 @@ def emit_many(event: str, items, *, event_ids: list[str] | None = None) -> list[
     if event not in EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
     hooks = [
-        h for h in Webhook.objects.filter(active=True).only("id", "events")
+        h
+        for h in Webhook.objects.filter(active=True).only("id", "events")
         if "*" in (h.events or ()) or event in (h.events or ())
     ]
     if not hooks:
@@ -309,8 +315,14 @@ def emit_many(event: str, items, *, event_ids: list[str] | None = None) -> list[
         event_id = event_ids[i] if event_ids else uuid.uuid4().hex
         payload = _envelope(event, data, event_id)
         rows.extend(
-            WebhookDelivery(webhook_id=h.pk, event=event, event_id=event_id, payload=payload,
-                            next_attempt_at=now, created_at=now)
+            WebhookDelivery(
+                webhook_id=h.pk,
+                event=event,
+                event_id=event_id,
+                payload=payload,
+                next_attempt_at=now,
+                created_at=now,
+            )
             for h in hooks
         )
     if not rows:
@@ -339,8 +351,12 @@ def ping(webhook_id: int, *, user=None) -> WebhookDelivery:
     _require(user, "publishing.change_webhook")
     hook = get_webhook(webhook_id)
     event_id = uuid.uuid4().hex
-    data = {"webhook_id": hook.pk, "url": hook.url, "events": hook.events,
-            "zen": "Complete listings, approved images, in rights."}
+    data = {
+        "webhook_id": hook.pk,
+        "url": hook.url,
+        "events": hook.events,
+        "zen": "Complete listings, approved images, in rights.",
+    }
     delivery = WebhookDelivery.objects.create(
         webhook=hook, event=PING, event_id=event_id, payload=_envelope(PING, data, event_id)
     )
@@ -356,17 +372,22 @@ def redeliver(delivery_id: int, *, user=None) -> WebhookDelivery:
     _require(user, "publishing.change_webhook")
     old = get_delivery(delivery_id)
     new = WebhookDelivery.objects.create(
-        webhook_id=old.webhook_id, event=old.event, event_id=old.event_id, payload=old.payload,
+        webhook_id=old.webhook_id,
+        event=old.event,
+        event_id=old.event_id,
+        payload=old.payload,
         log=[{"at": timezone.now().isoformat(), "redelivery_of": old.pk}],
     )
-    audit.record("webhook.redeliver", old.webhook,
-                 summary=f"webhook {old.webhook_id}: delivery {old.pk} sent again as {new.pk}")
+    audit.record(
+        "webhook.redeliver",
+        old.webhook,
+        summary=f"webhook {old.webhook_id}: delivery {old.pk} sent again as {new.pk}",
+    )
     _deliver_after_commit()
     return new
 
 
-def deliveries(webhook_id: int, *, status: str | None = None, event: str | None = None,
-               user=None):
+def deliveries(webhook_id: int, *, status: str | None = None, event: str | None = None, user=None):
     """A webhook's delivery log, newest first."""
     hook = get_webhook(webhook_id, user=user)
     qs = WebhookDelivery.objects.filter(webhook=hook)
@@ -462,8 +483,13 @@ def attempt(delivery: WebhookDelivery) -> WebhookDelivery:
     code, error = None, ""
     try:
         response = _http.request(
-            "POST", hook.url, body=body, headers=headers, redirect=False,
-            timeout=urllib3.Timeout(total=settings.WEBHOOK_TIMEOUT), preload_content=False,
+            "POST",
+            hook.url,
+            body=body,
+            headers=headers,
+            redirect=False,
+            timeout=urllib3.Timeout(total=settings.WEBHOOK_TIMEOUT),
+            preload_content=False,
         )
         try:
             code = response.status
@@ -479,15 +505,29 @@ def attempt(delivery: WebhookDelivery) -> WebhookDelivery:
     delivery.attempts += 1
     delivery.last_status_code = code
     delivery.last_error = error[:500]
-    delivery.log = [*(delivery.log or []), {"at": now.isoformat(), "attempt": delivery.attempts,
-                                            "status_code": code, "error": error, "ms": ms}]
+    delivery.log = [
+        *(delivery.log or []),
+        {
+            "at": now.isoformat(),
+            "attempt": delivery.attempts,
+            "status_code": code,
+            "error": error,
+            "ms": ms,
+        },
+    ]
     if not error:
         delivery.status = WebhookDelivery.Status.DELIVERED
         delivery.delivered_at = now
     elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
         delivery.status = WebhookDelivery.Status.FAILED
-        log.warning("webhook %s: delivery %s of %s failed after %s attempts: %s",
-                    hook.pk, delivery.pk, delivery.event, delivery.attempts, error)
+        log.warning(
+            "webhook %s: delivery %s of %s failed after %s attempts: %s",
+            hook.pk,
+            delivery.pk,
+            delivery.event,
+            delivery.attempts,
+            error,
+        )
     else:
         delivery.next_attempt_at = now + datetime.timedelta(seconds=backoff(delivery.attempts))
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
@@ -528,8 +568,9 @@ def deliver_due(*, now=None, limit: int = MAX_PER_RUN, ctx: JobContext | None = 
                 counts["delivered"] += 1
             else:
                 failing.add(delivery.webhook_id)
-                counts["failed" if outcome.status == WebhookDelivery.Status.FAILED
-                       else "retrying"] += 1
+                counts[
+                    "failed" if outcome.status == WebhookDelivery.Status.FAILED else "retrying"
+                ] += 1
             if ctx is not None:
                 ctx.advance(1, ok=int(outcome.status == WebhookDelivery.Status.DELIVERED))
     return counts

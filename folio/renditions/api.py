@@ -137,9 +137,7 @@ def update_preset(
     summary="Delete a preset no slot uses (version or If-Match: refuse if it changed)",
 )
 @shows_current(get_preset)
-def delete_preset(
-    request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
-):
+def delete_preset(request, code: str, version: int | None = None, if_match: str | None = IF_MATCH):
     require(request.user, "renditions.delete_preset")
     service.delete_preset(code, expected_version=expected_version(version, if_match))
     return Status(204, None)

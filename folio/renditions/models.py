@@ -38,8 +38,9 @@ class ImageSlot(VersionedModel):
     """What a channel needs per asset role: the marketplace's `main` image through
     `amazon-main`, its `gallery` images through `amazon-gallery`, at most `max_count`."""
 
-    channel = models.ForeignKey("catalog.Channel", on_delete=models.CASCADE,
-                                related_name="image_slots")
+    channel = models.ForeignKey(
+        "catalog.Channel", on_delete=models.CASCADE, related_name="image_slots"
+    )
     role = models.CharField(max_length=50)
     preset = models.ForeignKey(Preset, on_delete=models.PROTECT, related_name="slots")
     max_count = models.PositiveSmallIntegerField(default=1)
@@ -64,14 +65,16 @@ class Rendition(models.Model):
 
     source_sha256 = models.CharField(max_length=64)
     spec_hash = models.CharField(max_length=64)  # of the effective spec (preset + market)
-    preset = models.ForeignKey(Preset, null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="renditions")
+    preset = models.ForeignKey(
+        Preset, null=True, blank=True, on_delete=models.SET_NULL, related_name="renditions"
+    )
     preset_version = models.PositiveIntegerField(default=1)
     locale = models.CharField(max_length=10, blank=True)  # the market override applied
     spec = models.JSONField(default=dict)  # the effective spec, as rendered
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    blob = models.ForeignKey("assets.Blob", null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="+")
+    blob = models.ForeignKey(
+        "assets.Blob", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     format = models.CharField(max_length=10, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
@@ -89,8 +92,9 @@ class Rendition(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["source_sha256", "spec_hash"],
-                                    name="rendition_once_per_source_and_spec")
+            models.UniqueConstraint(
+                fields=["source_sha256", "spec_hash"], name="rendition_once_per_source_and_spec"
+            )
         ]
         indexes = [models.Index(fields=["preset", "status"])]
 

@@ -533,8 +533,10 @@ def _stale_slot(slot: ImageSlot, expected_version: int) -> StaleWrite:
     return StaleWrite(
         f"the {slot.role} slot of channel {slot.channel.code} was changed by someone else (you "
         f"saw version {expected_version}, it is now at {slot.version}); reload it and try again",
-        details={"current_version": slot.version,
-                 "current": {**slot_snapshot(slot), "version": slot.version}},
+        details={
+            "current_version": slot.version,
+            "current": {**slot_snapshot(slot), "version": slot.version},
+        },
     )
 
 
@@ -572,9 +574,11 @@ def delete_slot(channel_code: str, role: str, *, expected_version: int | None = 
     slot = get_slot(channel_code, role)
     if expected_version is not None:
         # Lock the row so the check and the delete see the same version (PostgreSQL).
-        slot = ImageSlot.objects.select_for_update(of=("self",)).select_related(
-            "channel", "preset"
-        ).get(pk=slot.pk)
+        slot = (
+            ImageSlot.objects.select_for_update(of=("self",))
+            .select_related("channel", "preset")
+            .get(pk=slot.pk)
+        )
         if slot.version != expected_version:
             raise _stale_slot(slot, expected_version)
     audit.record("image_slot.delete", slot, summary=f"{channel_code}: {role}")

@@ -33,20 +33,38 @@ def deliver(events, *, system="acme-dam", secret=SECRET, stamp=None, body=None):
     body = body if body is not None else json.dumps({"events": events}).encode()
     stamp = str(int(time.time()) if stamp is None else stamp)
     return Client().post(
-        f"/webhooks/dam/{system}", body, content_type="application/json",
-        HTTP_X_FOLIO_TIMESTAMP=stamp, HTTP_X_FOLIO_SIGNATURE=sign(secret, stamp, body),
+        f"/webhooks/dam/{system}",
+        body,
+        content_type="application/json",
+        HTTP_X_FOLIO_TIMESTAMP=stamp,
+        HTTP_X_FOLIO_SIGNATURE=sign(secret, stamp, body),
     )
 
 
-EVENT = {"type": "asset.upserted", "external_id": "IMG-1", "url": "https://dam.example/IMG-1.jpg",
-         "title": "Front packshot", "kind": "packshot", "status": "in_review",
-         "mime": "image/jpeg", "filename": "IMG-1.jpg", "width": 2000, "height": 1500,
-         "alt_text": {"en_US": "A bottle"}}
+EVENT = {
+    "type": "asset.upserted",
+    "external_id": "IMG-1",
+    "url": "https://dam.example/IMG-1.jpg",
+    "title": "Front packshot",
+    "kind": "packshot",
+    "status": "in_review",
+    "mime": "image/jpeg",
+    "filename": "IMG-1.jpg",
+    "width": 2000,
+    "height": 1500,
+    "alt_text": {"en_US": "A bottle"},
+}
 
 
 def test_upsert_creates_without_local_file_and_status_from_the_other_dam(dam):
-    done = external.upsert_external(dam, "IMG-1", url="https://dam.example/1.jpg",
-                                    title="Front", mime="image/jpeg", status="draft")
+    done = external.upsert_external(
+        dam,
+        "IMG-1",
+        url="https://dam.example/1.jpg",
+        title="Front",
+        mime="image/jpeg",
+        status="draft",
+    )
     asset = done.asset
     assert done.result == "created" and asset.current_version_id is None
     assert asset.type == "image" and asset.external_system == "acme-dam"
@@ -57,20 +75,27 @@ def test_upsert_creates_without_local_file_and_status_from_the_other_dam(dam):
     assert rights.is_publishable(asset) == (True, [])
     change = AssetChange.objects.filter(asset=asset, action="external_status").first()
     assert change.username == "dam:acme-dam"
-    assert change.changes[0] == {"field": "status", "old": "draft", "new": "approved",
-                                 "decided_by": "dam:acme-dam"}
+    assert change.changes[0] == {
+        "field": "status",
+        "old": "draft",
+        "new": "approved",
+        "decided_by": "dam:acme-dam",
+    }
     # the same facts again change nothing
     before = asset.version
-    assert external.upsert_external(dam, "IMG-1", status="approved",
-                                    title="Front").result == "unchanged"
+    assert (
+        external.upsert_external(dam, "IMG-1", status="approved", title="Front").result
+        == "unchanged"
+    )
     asset.refresh_from_db()
     assert asset.version == before
 
 
 def test_expiry_is_respected(dam):
     past = timezone.now() - datetime.timedelta(days=1)
-    asset = external.upsert_external(dam, "IMG-2", status="approved", expires_at=past,
-                                     mime="application/pdf").asset
+    asset = external.upsert_external(
+        dam, "IMG-2", status="approved", expires_at=past, mime="application/pdf"
+    ).asset
     assert asset.type == "pdf"
     ok, reasons = rights.is_publishable(asset)
     assert not ok and "expired" in reasons[0]
@@ -105,8 +130,10 @@ def test_webhook_good_signature_is_idempotent(dam):
     assert r.json()["results"][0]["result"] == "deleted"
     asset.refresh_from_db()
     assert asset.status == "archived"
-    assert deliver([{"type": "asset.deleted", "external_id": "IMG-1"}]).json()[
-        "results"][0]["result"] == "unchanged"
+    assert (
+        deliver([{"type": "asset.deleted", "external_id": "IMG-1"}]).json()["results"][0]["result"]
+        == "unchanged"
+    )
 
 
 def test_webhook_out_of_order_event_is_skipped(dam):
@@ -123,8 +150,13 @@ def test_webhook_refuses_bad_and_stale_signatures(dam):
     assert deliver([EVENT], system="unknown").status_code == 401
     body = json.dumps({"events": [EVENT]}).encode()
     stamp = str(int(time.time()))
-    r = Client().post("/webhooks/dam/acme-dam", body, content_type="application/json",
-                      HTTP_X_FOLIO_TIMESTAMP=stamp, HTTP_X_FOLIO_SIGNATURE="sha256=00")
+    r = Client().post(
+        "/webhooks/dam/acme-dam",
+        body,
+        content_type="application/json",
+        HTTP_X_FOLIO_TIMESTAMP=stamp,
+        HTTP_X_FOLIO_SIGNATURE="sha256=00",
+    )
     assert r.status_code == 401
     assert Client().get("/webhooks/dam/acme-dam").status_code == 405
     assert not Asset.objects.exists()
@@ -154,28 +186,35 @@ def bottle(catalog, media):
     fv = FamilyVariant.objects.get(code="bottles_by_size_color")
     root = ProductModel.objects.create(code="WB-SS", family_variant=fv)
     ProductModel.objects.create(code="WB-750-SS", family_variant=fv, parent=root)
-    return catalog_services.create_product({
-        "sku": "WB-750-SS-BLUE", "parent": "WB-750-SS",
-        "values": {"color": [{"locale": None, "scope": None, "data": "blue"}]},
-    })
+    return catalog_services.create_product(
+        {
+            "sku": "WB-750-SS-BLUE",
+            "parent": "WB-750-SS",
+            "values": {"color": [{"locale": None, "scope": None, "data": "blue"}]},
+        }
+    )
 
 
 def test_linking_an_external_asset(dam, bottle):
-    asset = external.upsert_external(dam, "IMG-1", status="approved",
-                                     url="https://dam.example/1.jpg").asset
+    asset = external.upsert_external(
+        dam, "IMG-1", status="approved", url="https://dam.example/1.jpg"
+    ).asset
     linking.link("WB-750-SS-BLUE", asset.pk, "main")
     resolved = linking.links_for("WB-750-SS-BLUE")
     assert [e["asset_id"] for e in resolved["main"]] == [asset.pk]
 
 
 def test_dam_feed_lists_only_approved_in_rights_assets(dam, bottle, api_client):
-    ok = external.upsert_external(dam, "OK", status="approved",
-                                  url="https://dam.example/ok.jpg").asset
+    ok = external.upsert_external(
+        dam, "OK", status="approved", url="https://dam.example/ok.jpg"
+    ).asset
     external.upsert_external(dam, "DRAFT", status="draft")
-    external.upsert_external(dam, "EXPIRED", status="approved",
-                             expires_at=timezone.now() - datetime.timedelta(hours=1))
-    external.upsert_external(dam, "LATER", status="approved",
-                             valid_from=timezone.now() + datetime.timedelta(days=1))
+    external.upsert_external(
+        dam, "EXPIRED", status="approved", expires_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    external.upsert_external(
+        dam, "LATER", status="approved", valid_from=timezone.now() + datetime.timedelta(days=1)
+    )
     local = add_asset(io.BytesIO(files.jpeg()), filename="local.jpg")
     Asset.objects.filter(pk=local.pk).update(status="approved")
     linking.link("WB-750-SS-BLUE", ok.pk, "main")
@@ -187,8 +226,9 @@ def test_dam_feed_lists_only_approved_in_rights_assets(dam, bottle, api_client):
     assert [i["id"] for i in items] == [local.pk, ok.pk]
     by_id = {i["id"]: i for i in items}
     assert by_id[ok.pk]["download_url"] == "https://dam.example/ok.jpg"
-    assert by_id[ok.pk]["links"] == [{"sku": "WB-750-SS-BLUE", "role": "main", "position": 1,
-                                      "locale": "", "channel": None}]
+    assert by_id[ok.pk]["links"] == [
+        {"sku": "WB-750-SS-BLUE", "role": "main", "position": 1, "locale": "", "channel": None}
+    ]
     assert by_id[local.pk]["download_url"].endswith(f"/assets/{local.pk}/versions/1/download")
     assert by_id[local.pk]["file"]["mime"] == "image/jpeg"
     # assets, channels, links: a fixed number of queries whatever the page holds
@@ -200,23 +240,29 @@ def test_dam_feed_lists_only_approved_in_rights_assets(dam, bottle, api_client):
 
 def test_api_systems_admin_only_and_upsert(db, api_client):
     admin, manager = api_client("admin"), api_client("asset_manager", "mgr")
-    r = manager.post("/api/v1/external-systems", {"code": "x-dam", "name": "X"},
-                     content_type="application/json")
+    r = manager.post(
+        "/api/v1/external-systems", {"code": "x-dam", "name": "X"}, content_type="application/json"
+    )
     assert r.status_code == 403
-    r = admin.post("/api/v1/external-systems", {"code": "x-dam", "name": "X"},
-                   content_type="application/json")
+    r = admin.post(
+        "/api/v1/external-systems", {"code": "x-dam", "name": "X"}, content_type="application/json"
+    )
     assert r.status_code == 201 and len(r.json()["secret"]) >= 16
     assert "secret" not in admin.get("/api/v1/external-systems").json()[0]
-    r = manager.put("/api/v1/external-assets/x-dam/IMG-7",
-                    {"title": "Seven", "status": "approved", "mime": "video/mp4"},
-                    content_type="application/json")
+    r = manager.put(
+        "/api/v1/external-assets/x-dam/IMG-7",
+        {"title": "Seven", "status": "approved", "mime": "video/mp4"},
+        content_type="application/json",
+    )
     assert r.status_code == 200, r.content
     assert r.json()["result"] == "created" and r.json()["asset"]["type"] == "video"
-    r = manager.put("/api/v1/external-assets/x-dam/IMG-7", {"status": "nope"},
-                    content_type="application/json")
+    r = manager.put(
+        "/api/v1/external-assets/x-dam/IMG-7", {"status": "nope"}, content_type="application/json"
+    )
     assert r.status_code == 422
     r = api_client("viewer").get("/api/v1/external-assets", {"system": "x-dam"})
     assert [a["external_id"] for a in r.json()["results"]] == ["IMG-7"]
-    r = api_client("viewer", "v2").put("/api/v1/external-assets/x-dam/IMG-8", {},
-                                       content_type="application/json")
+    r = api_client("viewer", "v2").put(
+        "/api/v1/external-assets/x-dam/IMG-8", {}, content_type="application/json"
+    )
     assert r.status_code == 403

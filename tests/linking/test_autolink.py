@@ -41,8 +41,11 @@ def machine(catalog, media):
 
 
 def test_default_patterns_views_gtin_positions(machine):
-    front, side, life = asset("EP-3000_front.jpg"), asset("EP-3000_side.PNG"), \
-        asset("ep-3000_lifestyle.jpeg")
+    front, side, life = (
+        asset("EP-3000_front.jpg"),
+        asset("EP-3000_side.PNG"),
+        asset("ep-3000_lifestyle.jpeg"),
+    )
     gmain, gpt = asset("04012345678901.MAIN.jpg"), asset("04012345678901.PT07.png")
     numbered, stray = asset("EP-3000-6.webp"), asset("holiday.jpg")
     ids = [a.pk for a in (front, side, life, gmain, gpt, numbered, stray)]
@@ -56,8 +59,9 @@ def test_default_patterns_views_gtin_positions(machine):
         gpt.pk: ("EP-3000", "gallery", 7),
         numbered.pk: ("EP-3000", "gallery", 6),
     }
-    assert report["unmatched"] == [{"asset": stray.pk, "filename": "holiday.jpg",
-                                    "reason": "matches no auto-link pattern"}]
+    assert report["unmatched"] == [
+        {"asset": stray.pk, "filename": "holiday.jpg", "reason": "matches no auto-link pattern"}
+    ]
     assert Link.objects.filter(source="auto").count() == 6
     # idempotent: a second run links nothing
     again = autolink(ids)

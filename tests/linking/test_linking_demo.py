@@ -16,8 +16,10 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 def _roles(target, **kw):
-    return {role: [e["filename"] for e in entries]
-            for role, entries in services.links_for(target, **kw).items()}
+    return {
+        role: [e["filename"] for e in entries]
+        for role, entries in services.links_for(target, **kw).items()
+    }
 
 
 def test_demo_links_with_variant_override_and_idempotent():
@@ -33,8 +35,10 @@ def test_demo_links_with_variant_override_and_idempotent():
     blue = _roles("WB-750-SS-BLUE")
     assert blue["main"] == ["WB-750-SS-BLUE_front.jpg"]
     assert blue["gallery"] == ["WB-750-SS-BLUE_side.jpg", "WB-750-SS-BLUE_top.jpg"]
-    assert sorted(blue["lifestyle"]) == ["WB-750-SS-BLACK_lifestyle.jpg",
-                                         "WB-750-SS-BLUE_lifestyle.jpg"]
+    assert sorted(blue["lifestyle"]) == [
+        "WB-750-SS-BLACK_lifestyle.jpg",
+        "WB-750-SS-BLUE_lifestyle.jpg",
+    ]
     assert _roles("WB-750-SS-BLACK")["main"] == ["WB-750-SS-BLACK_front.jpg"]
     # a size without shots of its own shows the root model's main image
     small = services.links_for("WB-500-SS-BLUE")
@@ -51,14 +55,20 @@ def test_demo_links_with_variant_override_and_idempotent():
         by_role.setdefault(lk["role"], []).append(lk)
     # the 360 page shows the colour's own main image and the root model's shared media
     assert [(lk["asset"]["id"], lk["origin"]) for lk in by_role["main"]] == [
-        (Link.objects.get(product__sku="WB-750-SS-BLACK", role="main").asset_id, "self")]
+        (Link.objects.get(product__sku="WB-750-SS-BLACK", role="main").asset_id, "self")
+    ]
     assert {lk["origin"] for lk in by_role["warranty"]} == {"WB-SS"}
 
-    assert MediaRequirement.objects.filter(channel__code="webshop", role="gallery",
-                                           min_count=2).count() == 2
+    assert (
+        MediaRequirement.objects.filter(
+            channel__code="webshop", role="gallery", min_count=2
+        ).count()
+        == 2
+    )
     assert MediaRequirement.objects.filter(channel__code="marketplace").count() == 1
-    green = Completeness.objects.get(product__sku="WB-750-SS-GREEN", channel__code="webshop",
-                                     locale__code="en_US")
+    green = Completeness.objects.get(
+        product__sku="WB-750-SS-GREEN", channel__code="webshop", locale__code="en_US"
+    )
     assert "media:main" in green.missing  # its shots are still in review
 
     again = io.StringIO()

@@ -43,10 +43,13 @@ def bottles(catalog, media):
 
 
 def catalog_create(sku, color):
-    return catalog.create_product({
-        "sku": sku, "parent": "WB-750-SS",
-        "values": {"color": [{"locale": None, "scope": None, "data": color}]},
-    })
+    return catalog.create_product(
+        {
+            "sku": sku,
+            "parent": "WB-750-SS",
+            "values": {"color": [{"locale": None, "scope": None, "data": color}]},
+        }
+    )
 
 
 def test_variant_inherits_per_role_nearest_level_wins(bottles):
@@ -68,9 +71,11 @@ def test_scoping_by_locale_and_channel(bottles, catalog):
     services.link("WB-750-SS-BLUE", everywhere.pk, "gallery")
     services.link("WB-750-SS-BLUE", german.pk, "gallery", locale="de_DE")
     services.link("WB-750-SS-BLUE", market.pk, "gallery", channel="marketplace")
+
     def ids(**kw):
-        return [e["asset_id"] for e in services.links_for("WB-750-SS-BLUE", **kw).get(
-            "gallery", [])]
+        return [
+            e["asset_id"] for e in services.links_for("WB-750-SS-BLUE", **kw).get("gallery", [])
+        ]
 
     assert ids() == [everywhere.pk]
     assert ids(locale="de_DE") == [everywhere.pk, german.pk]
@@ -173,18 +178,30 @@ def test_links_for_query_count_is_flat(bottles):
 def test_api_link_resolve_and_permissions(bottles, api_client):
     editor, viewer = api_client("catalog_editor"), api_client("viewer")
     main, manual = asset(), asset()
-    r = editor.post("/api/v1/catalog/product-models/WB-SS/links",
-                    {"asset_id": manual.pk, "role": "manual"}, content_type="application/json")
+    r = editor.post(
+        "/api/v1/catalog/product-models/WB-SS/links",
+        {"asset_id": manual.pk, "role": "manual"},
+        content_type="application/json",
+    )
     assert r.status_code == 201, r.content
-    r = editor.post("/api/v1/catalog/products/WB-750-SS-BLUE/links",
-                    {"asset_id": main.pk, "role": "main"}, content_type="application/json")
+    r = editor.post(
+        "/api/v1/catalog/products/WB-750-SS-BLUE/links",
+        {"asset_id": main.pk, "role": "main"},
+        content_type="application/json",
+    )
     assert r.status_code == 201 and r.json()["product"] == "WB-750-SS-BLUE"
     link_id = r.json()["id"]
-    r = editor.post("/api/v1/catalog/products/WB-750-SS-BLUE/links",
-                    {"asset_id": main.pk, "role": "main"}, content_type="application/json")
+    r = editor.post(
+        "/api/v1/catalog/products/WB-750-SS-BLUE/links",
+        {"asset_id": main.pk, "role": "main"},
+        content_type="application/json",
+    )
     assert r.status_code == 422 and r.json()["error"]["details"]["role"] == "main"
-    r = viewer.post("/api/v1/catalog/products/WB-750-SS-BLUE/links",
-                    {"asset_id": manual.pk, "role": "gallery"}, content_type="application/json")
+    r = viewer.post(
+        "/api/v1/catalog/products/WB-750-SS-BLUE/links",
+        {"asset_id": manual.pk, "role": "gallery"},
+        content_type="application/json",
+    )
     assert r.status_code == 403
     r = viewer.get("/api/v1/catalog/products/WB-750-SS-BLUE/links?locale=en_US")
     assert r.status_code == 200
@@ -194,17 +211,24 @@ def test_api_link_resolve_and_permissions(bottles, api_client):
     assert r.status_code == 200 and r.json()["product_models"] == ["WB-SS"]
     assert viewer.delete(f"/api/v1/links/{link_id}").status_code == 403
     other = asset()
-    r = editor.post(f"/api/v1/assets/{manual.pk}/replace-everywhere",
-                    {"new_asset_id": other.pk, "preview": False}, content_type="application/json")
+    r = editor.post(
+        f"/api/v1/assets/{manual.pk}/replace-everywhere",
+        {"new_asset_id": other.pk, "preview": False},
+        content_type="application/json",
+    )
     assert r.status_code == 200 and r.json()["change_id"]
     r = editor.post(f"/api/v1/link-changes/{r.json()['change_id']}/undo")
     assert r.status_code == 200 and r.json()["undone"]
-    r = editor.patch(f"/api/v1/links/{link_id}", {"position": 1},
-                     content_type="application/json")
+    r = editor.patch(f"/api/v1/links/{link_id}", {"position": 1}, content_type="application/json")
     assert r.status_code == 200
     assert editor.delete(f"/api/v1/links/{link_id}").status_code == 204
     # the catalog's own product route still answers
     assert editor.get("/api/v1/catalog/products/WB-750-SS-BLUE").status_code == 200
-    assert editor.post("/api/v1/catalog/products/EP-NONE/links",
-                       {"asset_id": main.pk, "role": "main"},
-                       content_type="application/json").status_code == 404
+    assert (
+        editor.post(
+            "/api/v1/catalog/products/EP-NONE/links",
+            {"asset_id": main.pk, "role": "main"},
+            content_type="application/json",
+        ).status_code
+        == 404
+    )

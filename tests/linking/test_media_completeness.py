@@ -193,9 +193,7 @@ def test_media_requirements_through_the_api(api_client, catalog):
     assert viewer.get(url).json() == []
 
 
-def test_a_rendition_made_checked_or_rejected_recomputes_completeness(
-    machine, people, api_client
-):
+def test_a_rendition_made_checked_or_rejected_recomputes_completeness(machine, people, api_client):
     """No recompute is called here: the render job's step (render_one), the compliance
     re-check after a preset change and a rejected review each bring completeness along."""
     from folio.renditions import presets as preset_service

@@ -39,8 +39,14 @@ class Lines(Format):
                 "axes": [a["code"] for a in item.axes],
                 "category_path": item.category_path,
                 "images": [
-                    {"role": i.role, "position": i.position, "file": i.filename, "url": i.url,
-                     "asset": i.asset_id, "sha256": i.sha256}
+                    {
+                        "role": i.role,
+                        "position": i.position,
+                        "file": i.filename,
+                        "url": i.url,
+                        "asset": i.asset_id,
+                        "sha256": i.sha256,
+                    }
                     for i in item.images
                 ],
             },
@@ -68,8 +74,12 @@ class Delta(Lines):
     def write_delta(self, out: Path, ctx, changes):
         name = f"changes-{ctx.locale}.json"
         rows = [
-            {"sku": c.sku, "op": "delete" if c.data is None else "update", "data": c.data,
-             "previous": c.previous}
+            {
+                "sku": c.sku,
+                "op": "delete" if c.data is None else "update",
+                "data": c.data,
+                "previous": c.previous,
+            }
             for c in changes
         ]
         (out / name).write_text(json.dumps(rows, sort_keys=True))
@@ -112,12 +122,14 @@ def demo_catalog(settings, tmp_path, media, test_formats):
     return tmp_path / "publications"
 
 
-def make_feed(channel: str = "webshop", code: str = "shop", fmt: str = "test-lines",
-              **fields) -> Feed:
+def make_feed(
+    channel: str = "webshop", code: str = "shop", fmt: str = "test-lines", **fields
+) -> Feed:
     fields.setdefault("locales", ["en_US"])
     fields.setdefault("currency", "USD")
-    return Feed.objects.create(channel=Channel.objects.get(code=channel), code=code,
-                               format=fmt, **fields)
+    return Feed.objects.create(
+        channel=Channel.objects.get(code=channel), code=code, format=fmt, **fields
+    )
 
 
 def items_of(publication) -> dict[tuple[str, str], PublishedItem]:

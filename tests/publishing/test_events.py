@@ -53,9 +53,7 @@ def machine(catalog):
 @pytest.fixture
 def feed(catalog, settings, tmp_path):
     settings.PUBLICATIONS_DIR = tmp_path / "publications"
-    return feeds.create_feed(
-        "marketplace", {"code": "json", "format": "json", "currency": "USD"}
-    )
+    return feeds.create_feed("marketplace", {"code": "json", "format": "json", "currency": "USD"})
 
 
 def test_publication_done_is_sent_once_with_its_summary(hook, machine, feed, receiver):
@@ -67,7 +65,11 @@ def test_publication_done_is_sent_once_with_its_summary(hook, machine, feed, rec
     data = body["data"]
     assert data["publication_id"] == publication.pk
     assert (data["channel"], data["feed"], data["format"], data["mode"], data["status"]) == (
-        "marketplace", "json", "json", "full", "done"
+        "marketplace",
+        "json",
+        "json",
+        "full",
+        "done",
     )
     assert data["counts"] == publication.counts and data["counts"]["added"] == 1
     assert data["reasons"] == publication.reasons  # fr_FR lacks its short title
@@ -365,4 +367,3 @@ def test_schedule_cli(feed, capsys):
     call_command("schedule_feed", "marketplace", "json", "--off")
     assert "no longer scheduled" in capsys.readouterr().out
     assert not Schedule.objects.filter(name="publish-marketplace-json").exists()
-

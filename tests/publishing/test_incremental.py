@@ -37,8 +37,9 @@ SHOP = ["EP-3000", "EP-DESCALER", "WB-750-SS-BLACK", "WB-750-SS-BLUE"]
 
 
 def rename(sku: str, name: str) -> None:
-    catalog.update_product(sku, {"values": {"name": [
-        {"locale": "en_US", "scope": None, "data": name}]}})
+    catalog.update_product(
+        sku, {"values": {"name": [{"locale": "en_US", "scope": None, "data": name}]}}
+    )
 
 
 def listings(feed) -> dict[str, Listing]:
@@ -62,8 +63,15 @@ def test_unchanged_products_are_reused_and_nothing_is_rewritten(published):
     before = {sku: (row.fragment, row.updated_at) for sku, row in listings(feed).items()}
     p = runs.publish(feed)
     assert p.status == "done"
-    assert p.counts == {"selected": 8, "published": 4, "added": 0, "updated": 0,
-                        "unchanged": 4, "removed": 0, "skipped": 4}
+    assert p.counts == {
+        "selected": 8,
+        "published": 4,
+        "added": 0,
+        "updated": 0,
+        "unchanged": 4,
+        "removed": 0,
+        "skipped": 4,
+    }
     assert p.base_id == first.pk
     # the skipped ones are reported again; unchanged ones are not repeated as items
     assert {i.action for i in items_of(p).values()} == {"skipped"}
@@ -91,13 +99,15 @@ def test_a_changed_value_is_an_update_with_its_diff(published):
     item = items_of(p)[("EP-3000", "en_US")]
     assert item.action == "updated"
     assert item.changes == [
-        {"field": "title", "old": "EspressoPro 3000", "new": "EspressoPro 3000 Plus"}]
+        {"field": "title", "old": "EspressoPro 3000", "new": "EspressoPro 3000 Plus"}
+    ]
     # the full feed is written again from the new fragment and the reused ones
     new_lines = current_lines(folder)
     assert sorted(new_lines) == SHOP
     assert new_lines["EP-3000"]["fields"]["title"] == "EspressoPro 3000 Plus"
     assert {s: r for s, r in new_lines.items() if s != "EP-3000"} == {
-        s: r for s, r in old_lines.items() if s != "EP-3000"}
+        s: r for s, r in old_lines.items() if s != "EP-3000"
+    }
     rows = listings(feed)
     assert rows["EP-3000"].publication_id == p.pk
     assert rows["WB-750-SS-BLACK"].publication_id == first.pk
@@ -112,8 +122,11 @@ def test_a_new_file_version_is_an_update_of_the_images(published, make_user):
     feed, _, folder = published
     front = asset("WB-750-SS-BLACK_front.jpg")
     old = listings(feed)["WB-750-SS-BLACK"].renditions
-    asset_services.add_version(front, io.BytesIO(files.jpeg(800, 800, color=(40, 40, 40))),
-                               filename="WB-750-SS-BLACK_front.jpg")
+    asset_services.add_version(
+        front,
+        io.BytesIO(files.jpeg(800, 800, color=(40, 40, 40))),
+        filename="WB-750-SS-BLACK_front.jpg",
+    )
     workflow.approve(front, user=make_user("admin"))
     p = runs.publish(feed)
     item = items_of(p)[("WB-750-SS-BLACK", "en_US")]
@@ -133,7 +146,8 @@ def test_an_expired_asset_removes_the_listing(published):
     item = items_of(p)[("EP-3000", "en_US")]
     assert item.action == "removed"
     assert [(r["role"], r["asset_id"]) for r in item.reasons if r["code"] == "rights"] == [
-        ("gallery", kitchen)]
+        ("gallery", kitchen)
+    ]
     assert p.reasons["rights"] == 1
     assert "EP-3000" not in current_lines(folder) and "EP-3000" not in listings(feed)
 
@@ -144,7 +158,8 @@ def test_rights_ending_by_the_clock_alone_remove_the_listing(published):
     feed, _, _ = published
     kitchen = asset("EP-3000_lifestyle.jpg")
     Asset.objects.filter(pk=kitchen).update(
-        expires_at=timezone.now() - datetime.timedelta(seconds=1))  # time passed, nothing else
+        expires_at=timezone.now() - datetime.timedelta(seconds=1)
+    )  # time passed, nothing else
     p = runs.publish(feed)
     assert items_of(p)[("EP-3000", "en_US")].action == "removed"
 
@@ -155,8 +170,10 @@ def test_a_disabled_product_is_removed(published):
     p = runs.publish(feed)
     item = items_of(p)[("EP-DESCALER", "en_US")]
     assert item.action == "removed" and codes(item) == {"disabled"}
-    assert item.renditions == {} and item.product_version == Product.objects.get(
-        sku="EP-DESCALER").version
+    assert (
+        item.renditions == {}
+        and item.product_version == Product.objects.get(sku="EP-DESCALER").version
+    )
     assert p.reasons["disabled"] == 1
     assert "EP-DESCALER" not in current_lines(folder)
 
@@ -174,8 +191,9 @@ def test_a_deleted_product_is_removed(published):
 def test_a_sku_taken_over_by_another_product_removes_the_old_listing(published):
     feed, _, folder = published
     catalog.delete_product("EP-DESCALER")
-    catalog.create_product({"sku": "EP-DESCALER", "family": "accessories",
-                            "categories": ["coffee_accessories"]})  # no name, no price yet
+    catalog.create_product(
+        {"sku": "EP-DESCALER", "family": "accessories", "categories": ["coffee_accessories"]}
+    )  # no name, no price yet
     p = runs.publish(feed)
     actions = sorted(p.items.filter(sku="EP-DESCALER").values_list("action", flat=True))
     assert actions == ["removed", "skipped"]
@@ -188,7 +206,9 @@ def test_a_product_no_longer_selected_is_removed(published):
     feed.save()
     p = runs.publish(feed)
     assert {s for (s, _), i in items_of(p).items() if i.action == "removed"} == {
-        "WB-750-SS-BLACK", "WB-750-SS-BLUE"}
+        "WB-750-SS-BLACK",
+        "WB-750-SS-BLUE",
+    }
     assert sorted(current_lines(folder)) == ["EP-3000", "EP-DESCALER"]
 
 
@@ -233,9 +253,17 @@ def test_a_full_republish_resolves_and_writes_everything(published):
 
 def test_new_inputs_with_the_same_output_only_refresh_the_signature(published):
     feed, _, _ = published
-    catalog.save_model({"code": "WB-750-SS", "values": {"weight": [
-        {"locale": None, "scope": None, "data": {"amount": "415", "unit": "GRAM"}}]}},
-        create=False)
+    catalog.save_model(
+        {
+            "code": "WB-750-SS",
+            "values": {
+                "weight": [
+                    {"locale": None, "scope": None, "data": {"amount": "415", "unit": "GRAM"}}
+                ]
+            },
+        },
+        create=False,
+    )
     p = runs.publish(feed)
     assert p.counts["unchanged"] == 4 and "nothing changed" in p.message
     black = Product.objects.get(sku="WB-750-SS-BLACK")
@@ -255,8 +283,10 @@ def test_a_delta_format_gets_changes_and_removals():
     p = runs.publish(feed)
     assert [f["name"] for f in p.files] == ["changes-en_US.json"]
     changes = json.loads((folder / "current" / "changes-en_US.json").read_text())
-    assert [(c["sku"], c["op"]) for c in changes] == [("EP-3000", "update"),
-                                                      ("EP-DESCALER", "delete")]
+    assert [(c["sku"], c["op"]) for c in changes] == [
+        ("EP-3000", "update"),
+        ("EP-DESCALER", "delete"),
+    ]
     assert changes[0]["data"]["title"] == "EspressoPro 3000 Plus"
     assert changes[0]["previous"]["title"] == "EspressoPro 3000"
     assert changes[1]["data"] is None and changes[1]["previous"]["title"].startswith("Espresso")

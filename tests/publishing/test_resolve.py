@@ -47,8 +47,15 @@ def reasons(skipped, sku, code):
 
 def test_reason_codes_are_the_agreed_ones():
     assert set(resolve.REASONS) == {
-        "disabled", "missing_attribute", "missing_media", "unapproved_image", "rights",
-        "non_compliant_image", "rendition_failed", "validation_failure", "not_in_category_tree",
+        "disabled",
+        "missing_attribute",
+        "missing_media",
+        "unapproved_image",
+        "rights",
+        "non_compliant_image",
+        "rendition_failed",
+        "validation_failure",
+        "not_in_category_tree",
     }
 
 
@@ -62,12 +69,15 @@ def test_a_variant_inherits_values_and_images_from_its_models():
     assert small.fields["gtin"] == "4006381000512"
     assert small.group == "WB-SS" and small.group_title == "Stainless Steel Water Bottle"
     assert [(a["attribute"], a["value"], a["code"]) for a in small.axes] == [
-        ("size", "500 ml", "ml500"), ("color", "Blue", "blue")]
+        ("size", "500 ml", "ml500"),
+        ("color", "Blue", "blue"),
+    ]
     assert small.categories == ["water_bottles"]
     assert small.category_path == ["Drinkware", "Water bottles"]
     # no shots of its own: the root model's main image, through the slot's preset
     assert [(i.role, i.asset_id) for i in small.images] == [
-        ("main", asset_id("WB-750-SS-BLUE_front.jpg"))]
+        ("main", asset_id("WB-750-SS-BLUE_front.jpg"))
+    ]
     main = small.images[0]
     assert main.filename == "4006381000512.MAIN.jpg" and main.position == 1
     rendition = Rendition.objects.get(blob_id=main.sha256)
@@ -86,21 +96,23 @@ def test_a_variant_inherits_values_and_images_from_its_models():
 
 
 def test_mapping_rules_constants_templates_specials_and_typed_values():
-    feed = make_feed(mapping={
-        "short": {"template": "{brand} {name} {capacity}", "max_length": 40, "truncate": True},
-        "brand": {"attribute": "brand"},
-        "material": {"attribute": "material"},
-        "bpa": {"attribute": "bpa_free"},
-        "capacity": {"attribute": "capacity"},
-        "condition": {"constant": "new"},
-        "id": {"attribute": "@sku"},
-        "category": {"attribute": "@category"},
-        "family": {"attribute": "@family"},
-        "marketplace_title": {"attribute": "short_title", "scope": "marketplace"},
-        "name_de": {"attribute": "name", "locale": "de_DE"},
-        "description": {"attribute": "description"},
-        "nothing": {"attribute": "warranty_years"},
-    })
+    feed = make_feed(
+        mapping={
+            "short": {"template": "{brand} {name} {capacity}", "max_length": 40, "truncate": True},
+            "brand": {"attribute": "brand"},
+            "material": {"attribute": "material"},
+            "bpa": {"attribute": "bpa_free"},
+            "capacity": {"attribute": "capacity"},
+            "condition": {"constant": "new"},
+            "id": {"attribute": "@sku"},
+            "category": {"attribute": "@category"},
+            "family": {"attribute": "@family"},
+            "marketplace_title": {"attribute": "short_title", "scope": "marketplace"},
+            "name_de": {"attribute": "name", "locale": "de_DE"},
+            "description": {"attribute": "description"},
+            "nothing": {"attribute": "warranty_years"},
+        }
+    )
     items, skipped = build(feed, ["WB-750-SS-BLACK"])
     f = items["WB-750-SS-BLACK"].fields
     assert f["short"] == "Aqualine Stainless Steel Water Bottle"  # cut at a word, no "…"
@@ -120,11 +132,13 @@ def test_mapping_rules_constants_templates_specials_and_typed_values():
 
 
 def test_required_empty_and_too_long_fields_are_reasons():
-    feed = make_feed(mapping={
-        "price": {"attribute": "warranty_years"},  # required by the format, empty here
-        "title": {"template": "{name} {brand}", "max_length": 10},
-        "condition": {"constant": "refurbished"},
-    })
+    feed = make_feed(
+        mapping={
+            "price": {"attribute": "warranty_years"},  # required by the format, empty here
+            "title": {"template": "{name} {brand}", "max_length": 10},
+            "condition": {"constant": "refurbished"},
+        }
+    )
     _items, skipped = build(feed, ["WB-750-SS-BLACK"])
     found = {(r["code"], r.get("field"), r.get("attribute")) for r in skipped["WB-750-SS-BLACK"]}
     assert ("missing_attribute", "price", "warranty_years") in found
@@ -135,7 +149,8 @@ def test_required_empty_and_too_long_fields_are_reasons():
     feed.save()
     _items, skipped = build(feed, ["WB-750-SS-BLACK"])
     assert [r["field"] for r in reasons(skipped, "WB-750-SS-BLACK", "validation_failure")] == [
-        "title"]
+        "title"
+    ]
 
 
 def test_each_skip_reason():
@@ -146,15 +161,17 @@ def test_each_skip_reason():
     # the green bottle's shots are in review (main) and rejected (top)
     unapproved = reasons(skipped, "WB-750-SS-GREEN", "unapproved_image")
     assert {(r["role"], r["asset_id"]) for r in unapproved} >= {
-        ("main", asset_id("WB-750-SS-GREEN_front.jpg"))}
+        ("main", asset_id("WB-750-SS-GREEN_front.jpg"))
+    }
     assert "in_review" in unapproved[0]["message"]
     # EP-3000 is complete: its draft top view is just left out of the gallery
     assert "EP-3000" not in skipped
 
     mp = make_feed("marketplace", "mp")
     _items, skipped = build(mp, ["WB-500-SS-GREEN"])
-    assert {r["attribute"] for r in reasons(skipped, "WB-500-SS-GREEN", "missing_attribute")
-            } == {"gtin"}
+    assert {r["attribute"] for r in reasons(skipped, "WB-500-SS-GREEN", "missing_attribute")} == {
+        "gtin"
+    }
 
 
 def test_expired_rights_and_territories_empty_a_required_role():
@@ -186,41 +203,49 @@ def test_renditions_are_rendered_when_missing_and_checked():
     front = Asset.objects.get(current_version__filename="EP-3000_front.jpg")
     amazon_main = preset_service.get_preset("amazon-main")
     spec_hash = resolve.load(mp, Lines()).key(amazon_main, "en_US")[0]
-    before = Rendition.objects.filter(source_sha256=front.current_version.blob_id,
-                                      spec_hash=spec_hash).first()
+    before = Rendition.objects.filter(
+        source_sha256=front.current_version.blob_id, spec_hash=spec_hash
+    ).first()
     assert before is None or before.status == "pending"  # queued by the demo, not made
     items, skipped = build(mp, ["EP-3000"])
-    made = Rendition.objects.get(source_sha256=front.current_version.blob_id,
-                                 spec_hash=spec_hash)
+    made = Rendition.objects.get(source_sha256=front.current_version.blob_id, spec_hash=spec_hash)
     assert made.status == "ready" and made.compliance["passed"]
     assert items["EP-3000"].images[0].sha256 == made.blob_id
     assert items["EP-3000"].images[0].width == 2000
 
     Rendition.objects.filter(pk=made.pk).update(needs_review=True)
     _items, skipped = build(mp, ["EP-3000"])
-    assert [(r["code"], r["role"]) for r in skipped["EP-3000"]] == [
-        ("non_compliant_image", "main")]
+    assert [(r["code"], r["role"]) for r in skipped["EP-3000"]] == [("non_compliant_image", "main")]
     assert "review" in skipped["EP-3000"][0]["message"]
 
     checks = [{"rule": "fill_ratio", "passed": False, "detail": "product fills 60 %"}]
     Rendition.objects.filter(pk=made.pk).update(
-        needs_review=False, compliance={"passed": False, "checks": checks})
+        needs_review=False, compliance={"passed": False, "checks": checks}
+    )
     _items, skipped = build(mp, ["EP-3000"])
     assert "product fills 60 %" in skipped["EP-3000"][0]["message"]
 
     Rendition.objects.filter(pk=made.pk).update(status="failed", error="libvips: bad JPEG")
     _items, skipped = build(mp, ["EP-3000"])
     assert [(r["code"], r["asset_id"]) for r in skipped["EP-3000"]] == [
-        ("rendition_failed", front.pk)]
+        ("rendition_failed", front.pk)
+    ]
 
 
 def test_amazon_image_names_and_public_base_url():
-    mp = make_feed("marketplace", "mp", options={"image_names": "amazon"},
-                   destination={"kind": "folder", "public_base_url": "https://cdn.example/mp/"})
+    mp = make_feed(
+        "marketplace",
+        "mp",
+        options={"image_names": "amazon"},
+        destination={"kind": "folder", "public_base_url": "https://cdn.example/mp/"},
+    )
     items, _ = build(mp, ["WB-750-SS-BLUE", "EP-DESCALER"])
     blue = items["WB-750-SS-BLUE"]
     assert [i.filename for i in blue.images] == [
-        "4006381000765.MAIN.jpg", "4006381000765.PT01.jpg", "4006381000765.PT02.jpg"]
+        "4006381000765.MAIN.jpg",
+        "4006381000765.PT01.jpg",
+        "4006381000765.PT02.jpg",
+    ]
     assert blue.images[1].url == "https://cdn.example/mp/images/4006381000765.PT01.jpg"
 
 
@@ -235,8 +260,10 @@ def test_bulk_links_follow_links_for():
     linking.link("WB-750-SS", asset_id("WB-750-SS-BLUE_side.jpg"), "gallery", locale="en_US")
     roles = ["main", "gallery", "lifestyle", "warranty"]
     products = list(Product.objects.select_related("parent__parent"))
-    chains = {p.pk: [m for m in (p.parent_id, p.parent.parent_id if p.parent else None) if m]
-              for p in products}
+    chains = {
+        p.pk: [m for m in (p.parent_id, p.parent.parent_id if p.parent else None) if m]
+        for p in products
+    }
     for channel in Channel.objects.all():
         for locale in ("en_US", "de_DE", "fr_FR"):
             bulk = resolve.applicable_links(chains, roles, locale, channel.pk)
@@ -244,15 +271,22 @@ def test_bulk_links_follow_links_for():
                 one = linking.links_for(p, locale=locale, channel=channel)
                 expected = {r: [e["asset_id"] for e in one[r]] for r in roles if r in one}
                 assert bulk[p.pk] == expected, (p.sku, channel.code, locale)
-    shop = resolve.applicable_links(chains, ["gallery"], "en_US",
-                                    Channel.objects.get(code="webshop").pk)
+    shop = resolve.applicable_links(
+        chains, ["gallery"], "en_US", Channel.objects.get(code="webshop").pk
+    )
     assert logo in shop[machine.pk]["gallery"] and negative not in shop[machine.pk]["gallery"]
 
 
 def test_queries_per_batch_do_not_grow_with_the_batch():
     shop = make_feed("marketplace", "mp")
-    variants = ["WB-500-SS-BLACK", "WB-500-SS-BLUE", "WB-750-SS-BLACK", "WB-750-SS-BLUE",
-                "WB-750-SS-GREEN", "WB-500-SS-GREEN"]
+    variants = [
+        "WB-500-SS-BLACK",
+        "WB-500-SS-BLUE",
+        "WB-750-SS-BLACK",
+        "WB-750-SS-BLUE",
+        "WB-750-SS-GREEN",
+        "WB-500-SS-GREEN",
+    ]
     build(shop, variants)  # renders what is missing first
     structure = resolve.load(shop, Lines())
 
@@ -280,17 +314,30 @@ def test_signatures_follow_every_input_and_render_nothing():
     assert Rendition.objects.filter(status="pending").count() == pending  # nothing rendered
     assert sigs() == first
 
-    catalog.update_product("EP-3000", {"values": {"name": [
-        {"locale": "en_US", "scope": None, "data": "EspressoPro 3000 Plus"}]}})
+    catalog.update_product(
+        "EP-3000",
+        {"values": {"name": [{"locale": "en_US", "scope": None, "data": "EspressoPro 3000 Plus"}]}},
+    )
     second = sigs()
     assert {sku for sku, pk in ids.items() if second[pk] != first[pk]} == {"EP-3000"}
 
-    catalog.save_model({"code": "WB-750-SS", "values": {"weight": [
-        {"locale": None, "scope": None, "data": {"amount": "415", "unit": "GRAM"}}]}},
-        create=False)
+    catalog.save_model(
+        {
+            "code": "WB-750-SS",
+            "values": {
+                "weight": [
+                    {"locale": None, "scope": None, "data": {"amount": "415", "unit": "GRAM"}}
+                ]
+            },
+        },
+        create=False,
+    )
     third = sigs()
     assert {sku for sku, pk in ids.items() if third[pk] != second[pk]} == {
-        "WB-750-SS-BLACK", "WB-750-SS-BLUE", "WB-750-SS-GREEN"}
+        "WB-750-SS-BLACK",
+        "WB-750-SS-BLUE",
+        "WB-750-SS-GREEN",
+    }
 
     # rights end by the clock alone: the signature at a later moment differs
     kitchen = asset_id("EP-3000_lifestyle.jpg")
@@ -300,20 +347,25 @@ def test_signatures_follow_every_input_and_render_nothing():
 
     # a rendition made (or refused) changes the listings that show it
     front = Asset.objects.get(current_version__filename="EP-3000_front.jpg")
-    Rendition.objects.filter(source_sha256=front.current_version.blob_id).update(
-        status="failed")
+    Rendition.objects.filter(source_sha256=front.current_version.blob_id).update(status="failed")
     assert sigs()[ids["EP-3000"]] != third[ids["EP-3000"]]
 
 
 @pytest.mark.parametrize(
     "template, values, expected",
     [
-        ("{brand} {name} – {capacity}", {"brand": "BaristaPro", "name": "EspressoPro 3000"},
-         "BaristaPro EspressoPro 3000"),
+        (
+            "{brand} {name} – {capacity}",
+            {"brand": "BaristaPro", "name": "EspressoPro 3000"},
+            "BaristaPro EspressoPro 3000",
+        ),
         ("{name}, {capacity}", {"name": "Bottle"}, "Bottle"),
         ("{a}, {b}, {c}", {"a": "A", "c": "C"}, "A, C"),
-        ("{brand} {name} {capacity}", {"brand": "B", "name": "N", "capacity": "750 ml"},
-         "B N 750 ml"),
+        (
+            "{brand} {name} {capacity}",
+            {"brand": "B", "name": "N", "capacity": "750 ml"},
+            "B N 750 ml",
+        ),
         ("{capacity} bottle by {brand}", {"brand": "B"}, "bottle by B"),
         ("{capacity}", {}, None),
     ],

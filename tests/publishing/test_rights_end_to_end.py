@@ -111,8 +111,9 @@ def test_an_expired_asset_leaves_every_listing_and_is_no_longer_served(
     assert listing(market).asset_versions  # its other images stay
     market_item = PublishedItem.objects.get(publication=after[market.pk], sku=SKU)
     assert market_item.action == "updated"
-    assert not any(f"/{side.pk}/" in u for u in
-                   image_urls(published_products(after[market.pk])[SKU]))
+    assert not any(
+        f"/{side.pk}/" in u for u in image_urls(published_products(after[market.pk])[SKU])
+    )
     # The shop needs two gallery images: with one left the machine is removed, saying why.
     assert listing(shop) is None
     shop_item = PublishedItem.objects.get(publication=after[shop.pk], sku=SKU, locale="en_US")

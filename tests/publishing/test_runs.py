@@ -37,8 +37,15 @@ def test_a_full_run_publishes_the_complete_products_and_reports_the_rest():
     feed = make_feed()
     p = runs.publish(feed, mode="full")
     assert p.status == "done", p.message
-    assert p.counts == {"selected": 8, "published": 4, "added": 4, "updated": 0,
-                        "unchanged": 0, "removed": 0, "skipped": 4}
+    assert p.counts == {
+        "selected": 8,
+        "published": 4,
+        "added": 4,
+        "updated": 0,
+        "unchanged": 0,
+        "removed": 0,
+        "skipped": 4,
+    }
     assert p.reasons == {"missing_media": 3, "unapproved_image": 1}
     items = items_of(p)
     assert sorted(s for (s, _), i in items.items() if i.action == "added") == COMPLETE_ON_SHOP
@@ -53,15 +60,21 @@ def test_a_full_run_publishes_the_complete_products_and_reports_the_rest():
     published = current_lines(folder)
     assert sorted(published) == COMPLETE_ON_SHOP
     content = (folder / "current" / "feed-en_US.jsonl").read_bytes()
-    assert p.files == [{"name": "feed-en_US.jsonl", "size": len(content),
-                        "sha256": hashlib.sha256(content).hexdigest()}]
+    assert p.files == [
+        {
+            "name": "feed-en_US.jsonl",
+            "size": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
+        }
+    ]
 
     # every image the feed names is in the release, with the rendition's bytes
     black = published["WB-750-SS-BLACK"]
     assert [i["role"] for i in black["images"]] == ["main", "gallery", "gallery"]
     for image in black["images"]:
         assert image["url"] == (
-            f"https://folio.example/img/p/web-2048-webp/{image['asset']}/{image['file']}")
+            f"https://folio.example/img/p/web-2048-webp/{image['asset']}/{image['file']}"
+        )
         with storage.open_blob(Blob.objects.get(sha256=image["sha256"])) as f:
             assert (folder / "current" / "images" / image["file"]).read_bytes() == f.read()
 
@@ -84,8 +97,7 @@ def test_each_locale_gets_its_file():
     items = items_of(p)
     # the machine has no German copy yet
     assert items[("EP-3000", "de_DE")].action == "skipped"
-    assert {r["attribute"] for r in items[("EP-3000", "de_DE")].reasons} == {"name",
-                                                                               "description"}
+    assert {r["attribute"] for r in items[("EP-3000", "de_DE")].reasons} == {"name", "description"}
     assert items[("EP-3000", "en_US")].action == "added"
     assert p.counts["selected"] == 8
 
@@ -128,14 +140,26 @@ def test_selection_rules():
 
 def test_only_products_of_the_channel_tree_are_published():
     structure.create_category("outlet", labels={"en_US": "Outlet"})
-    structure.create_channel("outlet_shop", labels={"en_US": "Outlet"}, locales=["en_US"],
-                             currencies=["USD"], category_tree="outlet")
-    catalog.create_product({
-        "sku": "OUT-1", "family": "accessories", "categories": ["outlet"],
-        "values": {"name": [{"locale": "en_US", "scope": None, "data": "Last year's lid"}],
-                   "price": [{"locale": None, "scope": None,
-                              "data": [{"amount": "5", "currency": "USD"}]}]},
-    })
+    structure.create_channel(
+        "outlet_shop",
+        labels={"en_US": "Outlet"},
+        locales=["en_US"],
+        currencies=["USD"],
+        category_tree="outlet",
+    )
+    catalog.create_product(
+        {
+            "sku": "OUT-1",
+            "family": "accessories",
+            "categories": ["outlet"],
+            "values": {
+                "name": [{"locale": "en_US", "scope": None, "data": "Last year's lid"}],
+                "price": [
+                    {"locale": None, "scope": None, "data": [{"amount": "5", "currency": "USD"}]}
+                ],
+            },
+        }
+    )
     feed = make_feed("outlet_shop", "outlet")
     p, items = dry(feed)
     assert p.counts["selected"] == 1 and items[("OUT-1", "en_US")].action == "added"
@@ -161,8 +185,10 @@ def test_a_failed_run_leaves_the_previous_release_and_listings():
     folder = feed_folder()
     seen = current_lines(folder)
 
-    catalog.update_product("EP-3000", {"values": {"name": [
-        {"locale": "en_US", "scope": None, "data": "EspressoPro 3000 Plus"}]}})
+    catalog.update_product(
+        "EP-3000",
+        {"values": {"name": [{"locale": "en_US", "scope": None, "data": "EspressoPro 3000 Plus"}]}},
+    )
     feed.format = "test-broken"
     feed.save()
     failed = runs.publish(feed)
@@ -170,8 +196,10 @@ def test_a_failed_run_leaves_the_previous_release_and_listings():
     assert "disk full" in failed.message and failed.finished_at is not None
     assert (folder / "current").resolve() == folder / "releases" / str(first.pk)
     assert current_lines(folder) == seen
-    assert list(Listing.objects.filter(feed=feed).values_list(
-        "sku", "signature", "fragment")) == before
+    assert (
+        list(Listing.objects.filter(feed=feed).values_list("sku", "signature", "fragment"))
+        == before
+    )
     assert sorted(p.name for p in (folder / "releases").iterdir()) == [str(first.pk)]
     assert not PublishedItem.objects.filter(publication=failed).exists()
 

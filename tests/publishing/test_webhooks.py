@@ -491,7 +491,7 @@ def test_the_documented_verification_snippet_accepts_a_delivery(hook, receiver):
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "publishing.md").read_text()
-    section = doc[doc.index("## Schedules and webhooks"):]
+    section = doc[doc.index("## Schedules and webhooks") :]
     snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     namespace: dict = {}
     exec(snippet, namespace)  # noqa: S102 - our own documentation

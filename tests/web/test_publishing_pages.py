@@ -42,8 +42,9 @@ def test_channels_list_their_feeds_with_last_publication_and_schedule(demo_feeds
     page = html(viewer.get("/publishing/"))
     assert 'href="/publishing/"' in page  # the "Publishing" nav entry
     marketplace = re.search(r'id="channel-marketplace".*?</section>', page, re.S).group(0)
-    row = re.search(r"<tr>\s*<td><a href=\"/publishing/marketplace/google/\">.*?</tr>",
-                    marketplace, re.S).group(0)
+    row = re.search(
+        r"<tr>\s*<td><a href=\"/publishing/marketplace/google/\">.*?</tr>", marketplace, re.S
+    ).group(0)
     assert "Google Merchant Center XML (RSS 2.0)" in row
     assert str(demo_feeds / "marketplace" / "google") in row  # the default folder
     assert f'href="/publications/{done.pk}/"' in row and "status-done" in row
@@ -71,8 +72,13 @@ def test_viewer_reads_a_feed_and_its_publications_but_changes_nothing(demo_feeds
     before = google().version
     edit = viewer.post(
         "/publishing/marketplace/google/",
-        {"name": "Hacked", "version": before, "mapping": "{}", "options": "{}",
-         "destination": "{}"},
+        {
+            "name": "Hacked",
+            "version": before,
+            "mapping": "{}",
+            "options": "{}",
+            "destination": "{}",
+        },
     )
     assert edit.status_code == 403
     assert google().name == "Google Merchant Center (XML)" and google().version == before

@@ -8,255 +8,543 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0002_measurement_families'),
+        ("catalog", "0002_measurement_families"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Blob',
+            name="Blob",
             fields=[
-                ('sha256', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('size', models.PositiveBigIntegerField()),
-                ('mime', models.CharField(max_length=100)),
-                ('storage_name', models.CharField(max_length=300)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("sha256", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("size", models.PositiveBigIntegerField()),
+                ("mime", models.CharField(max_length=100)),
+                ("storage_name", models.CharField(max_length=300)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='CustomField',
+            name="CustomField",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=100, unique=True)),
-                ('label', models.CharField(max_length=200)),
-                ('type', models.CharField(choices=[('text', 'Text'), ('select', 'Select'), ('date', 'Date'), ('number', 'Number')], max_length=10)),
-                ('options', models.JSONField(blank=True, default=list)),
-                ('required', models.BooleanField(default=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=100, unique=True)),
+                ("label", models.CharField(max_length=200)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("text", "Text"),
+                            ("select", "Select"),
+                            ("date", "Date"),
+                            ("number", "Number"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("options", models.JSONField(blank=True, default=list)),
+                ("required", models.BooleanField(default=False)),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='ReviewWorkflow',
+            name="ReviewWorkflow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=100, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('steps', models.JSONField(default=list)),
-                ('kinds', models.JSONField(blank=True, default=list)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=100, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("steps", models.JSONField(default=list)),
+                ("kinds", models.JSONField(blank=True, default=list)),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Asset',
+            name="Asset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('title', models.CharField(max_length=300)),
-                ('description', models.TextField(blank=True)),
-                ('type', models.CharField(choices=[('image', 'Image'), ('video', 'Video'), ('audio', 'Audio'), ('pdf', 'Pdf'), ('document', 'Document')], max_length=10)),
-                ('kind', models.CharField(choices=[('packshot', 'Packshot'), ('lifestyle', 'Lifestyle'), ('campaign', 'Campaign'), ('logo', 'Logo'), ('manual', 'Manual'), ('video', 'Video'), ('certificate', 'Certificate'), ('guideline', 'Guideline'), ('font', 'Font'), ('other', 'Other')], default='other', max_length=20)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('in_review', 'In Review'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('archived', 'Archived')], db_index=True, default='draft', max_length=10)),
-                ('alt_text', models.JSONField(blank=True, default=dict)),
-                ('creator', models.CharField(blank=True, max_length=200)),
-                ('copyright', models.CharField(blank=True, max_length=300)),
-                ('credit', models.CharField(blank=True, max_length=300)),
-                ('licence', models.CharField(blank=True, max_length=300)),
-                ('territories', models.JSONField(blank=True, default=list)),
-                ('valid_from', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('expiry_notified_at', models.DateTimeField(blank=True, null=True)),
-                ('custom', models.JSONField(blank=True, default=dict)),
-                ('phash', models.CharField(blank=True, db_index=True, max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('channels', models.ManyToManyField(blank=True, related_name='+', to='catalog.channel')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("title", models.CharField(max_length=300)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("image", "Image"),
+                            ("video", "Video"),
+                            ("audio", "Audio"),
+                            ("pdf", "Pdf"),
+                            ("document", "Document"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("packshot", "Packshot"),
+                            ("lifestyle", "Lifestyle"),
+                            ("campaign", "Campaign"),
+                            ("logo", "Logo"),
+                            ("manual", "Manual"),
+                            ("video", "Video"),
+                            ("certificate", "Certificate"),
+                            ("guideline", "Guideline"),
+                            ("font", "Font"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("in_review", "In Review"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("archived", "Archived"),
+                        ],
+                        db_index=True,
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("alt_text", models.JSONField(blank=True, default=dict)),
+                ("creator", models.CharField(blank=True, max_length=200)),
+                ("copyright", models.CharField(blank=True, max_length=300)),
+                ("credit", models.CharField(blank=True, max_length=300)),
+                ("licence", models.CharField(blank=True, max_length=300)),
+                ("territories", models.JSONField(blank=True, default=list)),
+                ("valid_from", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("expiry_notified_at", models.DateTimeField(blank=True, null=True)),
+                ("custom", models.JSONField(blank=True, default=dict)),
+                ("phash", models.CharField(blank=True, db_index=True, max_length=16)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "channels",
+                    models.ManyToManyField(blank=True, related_name="+", to="catalog.channel"),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='AssetChange',
+            name="AssetChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('username', models.CharField(blank=True, max_length=150)),
-                ('action', models.CharField(max_length=30)),
-                ('changes', models.JSONField(default=list)),
-                ('asset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='history', to='assets.asset')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("username", models.CharField(blank=True, max_length=150)),
+                ("action", models.CharField(max_length=30)),
+                ("changes", models.JSONField(default=list)),
+                (
+                    "asset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="history",
+                        to="assets.asset",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='AssetVersion',
+            name="AssetVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('filename', models.CharField(max_length=255)),
-                ('mime', models.CharField(max_length=100)),
-                ('size', models.PositiveBigIntegerField()),
-                ('width', models.PositiveIntegerField(blank=True, null=True)),
-                ('height', models.PositiveIntegerField(blank=True, null=True)),
-                ('pages', models.PositiveIntegerField(blank=True, null=True)),
-                ('duration', models.FloatField(blank=True, null=True)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('uploaded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('comment', models.CharField(blank=True, max_length=500)),
-                ('pruned', models.BooleanField(default=False)),
-                ('asset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='assets.asset')),
-                ('uploaded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('blob', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='assets.blob')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("filename", models.CharField(max_length=255)),
+                ("mime", models.CharField(max_length=100)),
+                ("size", models.PositiveBigIntegerField()),
+                ("width", models.PositiveIntegerField(blank=True, null=True)),
+                ("height", models.PositiveIntegerField(blank=True, null=True)),
+                ("pages", models.PositiveIntegerField(blank=True, null=True)),
+                ("duration", models.FloatField(blank=True, null=True)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("uploaded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("comment", models.CharField(blank=True, max_length=500)),
+                ("pruned", models.BooleanField(default=False)),
+                (
+                    "asset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="versions",
+                        to="assets.asset",
+                    ),
+                ),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "blob",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="assets.blob",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['asset', '-number'],
+                "ordering": ["asset", "-number"],
             },
         ),
         migrations.AddField(
-            model_name='asset',
-            name='current_version',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='assets.assetversion'),
+            model_name="asset",
+            name="current_version",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="assets.assetversion",
+            ),
         ),
         migrations.CreateModel(
-            name='Collection',
+            name="Collection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', models.SlugField(max_length=100, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('is_brand_kit', models.BooleanField(default=False)),
-                ('agencies', models.ManyToManyField(blank=True, related_name='agency_collections', to=settings.AUTH_USER_MODEL)),
-                ('workflow', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='collections', to='assets.reviewworkflow')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("code", models.SlugField(max_length=100, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("is_brand_kit", models.BooleanField(default=False)),
+                (
+                    "agencies",
+                    models.ManyToManyField(
+                        blank=True, related_name="agency_collections", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="collections",
+                        to="assets.reviewworkflow",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.AddField(
-            model_name='asset',
-            name='collections',
-            field=models.ManyToManyField(blank=True, related_name='assets', to='assets.collection'),
+            model_name="asset",
+            name="collections",
+            field=models.ManyToManyField(blank=True, related_name="assets", to="assets.collection"),
         ),
         migrations.CreateModel(
-            name='ColorPalette',
+            name="ColorPalette",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=200)),
-                ('colours', models.JSONField(default=list)),
-                ('collection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='palettes', to='assets.collection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=200)),
+                ("colours", models.JSONField(default=list)),
+                (
+                    "collection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="palettes",
+                        to="assets.collection",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Preview',
+            name="Preview",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=20)),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('blob', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='assets.blob')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='previews', to='assets.assetversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=20)),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                (
+                    "blob",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="assets.blob",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="previews",
+                        to="assets.assetversion",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Review',
+            name="Review",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version_number', models.PositiveIntegerField()),
-                ('step', models.CharField(max_length=100)),
-                ('decision', models.CharField(choices=[('approved', 'Approved'), ('rejected', 'Rejected')], max_length=10)),
-                ('decided_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('comment', models.TextField(blank=True)),
-                ('asset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='assets.asset')),
-                ('decided_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version_number", models.PositiveIntegerField()),
+                ("step", models.CharField(max_length=100)),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[("approved", "Approved"), ("rejected", "Rejected")], max_length=10
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("comment", models.TextField(blank=True)),
+                (
+                    "asset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reviews",
+                        to="assets.asset",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['asset', 'decided_at'],
+                "ordering": ["asset", "decided_at"],
             },
         ),
         migrations.CreateModel(
-            name='ShareLink',
+            name="ShareLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key_id', models.CharField(max_length=16, unique=True)),
-                ('secret_hash', models.CharField(max_length=64)),
-                ('name', models.CharField(max_length=200)),
-                ('preset', models.CharField(blank=True, max_length=100)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('assets', models.ManyToManyField(blank=True, related_name='share_links', to='assets.asset')),
-                ('collection', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='share_links', to='assets.collection')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key_id", models.CharField(max_length=16, unique=True)),
+                ("secret_hash", models.CharField(max_length=64)),
+                ("name", models.CharField(max_length=200)),
+                ("preset", models.CharField(blank=True, max_length=100)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "assets",
+                    models.ManyToManyField(
+                        blank=True, related_name="share_links", to="assets.asset"
+                    ),
+                ),
+                (
+                    "collection",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="share_links",
+                        to="assets.collection",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ShareDownload',
+            name="ShareDownload",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('zip', models.BooleanField(default=False)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('asset', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='assets.asset')),
-                ('link', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='downloads', to='assets.sharelink')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("zip", models.BooleanField(default=False)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                (
+                    "asset",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="assets.asset",
+                    ),
+                ),
+                (
+                    "link",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="downloads",
+                        to="assets.sharelink",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='asset',
-            name='tags',
-            field=models.ManyToManyField(blank=True, related_name='assets', to='assets.tag'),
+            model_name="asset",
+            name="tags",
+            field=models.ManyToManyField(blank=True, related_name="assets", to="assets.tag"),
         ),
         migrations.CreateModel(
-            name='Upload',
+            name="Upload",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('filename', models.CharField(max_length=255)),
-                ('size', models.PositiveBigIntegerField()),
-                ('received', models.PositiveBigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('asset', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='assets.asset')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("filename", models.CharField(max_length=255)),
+                ("size", models.PositiveBigIntegerField()),
+                ("received", models.PositiveBigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                (
+                    "asset",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="assets.asset",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='assetversion',
-            constraint=models.UniqueConstraint(fields=('asset', 'number'), name='version_number_once'),
+            model_name="assetversion",
+            constraint=models.UniqueConstraint(
+                fields=("asset", "number"), name="version_number_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='preview',
-            constraint=models.UniqueConstraint(fields=('version', 'name'), name='preview_once'),
+            model_name="preview",
+            constraint=models.UniqueConstraint(fields=("version", "name"), name="preview_once"),
         ),
         migrations.AddIndex(
-            model_name='asset',
-            index=models.Index(fields=['type', 'kind', 'status'], name='assets_asse_type_11cf04_idx'),
+            model_name="asset",
+            index=models.Index(
+                fields=["type", "kind", "status"], name="assets_asse_type_11cf04_idx"
+            ),
         ),
     ]

@@ -6,49 +6,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('assets', '0002_schedules'),
-        ('catalog', '0002_measurement_families'),
+        ("assets", "0002_schedules"),
+        ("catalog", "0002_measurement_families"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ExternalSystem',
+            name="ExternalSystem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=100, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('secret', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=100, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("secret", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.AddField(
-            model_name='asset',
-            name='external_id',
+            model_name="asset",
+            name="external_id",
             field=models.CharField(blank=True, max_length=300),
         ),
         migrations.AddField(
-            model_name='asset',
-            name='external_system',
+            model_name="asset",
+            name="external_system",
             field=models.SlugField(blank=True, max_length=100),
         ),
         migrations.AddField(
-            model_name='asset',
-            name='external_updated_at',
+            model_name="asset",
+            name="external_updated_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='asset',
-            name='external_url',
+            model_name="asset",
+            name="external_url",
             field=models.URLField(blank=True, max_length=1000),
         ),
         migrations.AddConstraint(
-            model_name='asset',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('external_system', 'external_id'), name='external_asset_once'),
+            model_name="asset",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("external_system", "external_id"),
+                name="external_asset_once",
+            ),
         ),
     ]

@@ -5,16 +5,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('assets', '0003_external_assets'),
+        ("assets", "0003_external_assets"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='collection',
-            name='managers',
-            field=models.ManyToManyField(blank=True, related_name='managed_collections', to=settings.AUTH_USER_MODEL),
+            model_name="collection",
+            name="managers",
+            field=models.ManyToManyField(
+                blank=True, related_name="managed_collections", to=settings.AUTH_USER_MODEL
+            ),
         ),
     ]

@@ -9,7 +9,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,387 +17,1045 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AssociationType',
+            name="AssociationType",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', folio.catalog.models.CodeField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_]+$', 'codes use letters, digits and underscores only (e.g. name, size_ml)')])),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('two_way', models.BooleanField(default=False)),
-                ('quantified', models.BooleanField(default=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "code",
+                    folio.catalog.models.CodeField(
+                        max_length=100,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9_]+$",
+                                "codes use letters, digits and underscores only (e.g. name, size_ml)",
+                            )
+                        ],
+                    ),
+                ),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                ("two_way", models.BooleanField(default=False)),
+                ("quantified", models.BooleanField(default=False)),
             ],
             options={
-                'ordering': ['code'],
-                'abstract': False,
+                "ordering": ["code"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='AttributeGroup',
+            name="AttributeGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', folio.catalog.models.CodeField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_]+$', 'codes use letters, digits and underscores only (e.g. name, size_ml)')])),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('sort_order', models.IntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "code",
+                    folio.catalog.models.CodeField(
+                        max_length=100,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9_]+$",
+                                "codes use letters, digits and underscores only (e.g. name, size_ml)",
+                            )
+                        ],
+                    ),
+                ),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                ("sort_order", models.IntegerField(default=0)),
             ],
             options={
-                'ordering': ['sort_order', 'code'],
-                'abstract': False,
+                "ordering": ["sort_order", "code"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Currency',
+            name="Currency",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=3, unique=True)),
-                ('label', models.CharField(blank=True, max_length=100)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=3, unique=True)),
+                ("label", models.CharField(blank=True, max_length=100)),
             ],
             options={
-                'verbose_name_plural': 'currencies',
-                'ordering': ['code'],
+                "verbose_name_plural": "currencies",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Locale',
+            name="Locale",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=10, unique=True)),
-                ('label', models.CharField(blank=True, max_length=100)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=10, unique=True)),
+                ("label", models.CharField(blank=True, max_length=100)),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='MeasurementFamily',
+            name="MeasurementFamily",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', folio.catalog.models.CodeField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_]+$', 'codes use letters, digits and underscores only (e.g. name, size_ml)')])),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('standard_unit', models.CharField(max_length=50)),
-                ('units', models.JSONField(default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "code",
+                    folio.catalog.models.CodeField(
+                        max_length=100,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9_]+$",
+                                "codes use letters, digits and underscores only (e.g. name, size_ml)",
+                            )
+                        ],
+                    ),
+                ),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                ("standard_unit", models.CharField(max_length=50)),
+                ("units", models.JSONField(default=dict)),
             ],
             options={
-                'verbose_name_plural': 'measurement families',
-                'ordering': ['code'],
-                'abstract': False,
+                "verbose_name_plural": "measurement families",
+                "ordering": ["code"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='ProductGroup',
+            name="ProductGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', folio.catalog.models.CodeField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_]+$', 'codes use letters, digits and underscores only (e.g. name, size_ml)')])),
-                ('labels', models.JSONField(blank=True, default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "code",
+                    folio.catalog.models.CodeField(
+                        max_length=100,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9_]+$",
+                                "codes use letters, digits and underscores only (e.g. name, size_ml)",
+                            )
+                        ],
+                    ),
+                ),
+                ("labels", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'ordering': ['code'],
-                'abstract': False,
+                "ordering": ["code"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Attribute',
+            name="Attribute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', folio.catalog.models.CodeField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_]+$', 'codes use letters, digits and underscores only (e.g. name, size_ml)')])),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('type', models.CharField(choices=[('identifier', 'Identifier'), ('text', 'Text'), ('textarea', 'Textarea'), ('number', 'Number'), ('measurement', 'Measurement'), ('price', 'Price'), ('boolean', 'Boolean'), ('date', 'Date'), ('select', 'Select'), ('multiselect', 'Multiselect'), ('asset_collection', 'Asset Collection'), ('product_reference', 'Product Reference')], max_length=20)),
-                ('sort_order', models.IntegerField(default=0)),
-                ('localizable', models.BooleanField(default=False)),
-                ('scopable', models.BooleanField(default=False)),
-                ('unique', models.BooleanField(default=False)),
-                ('is_gtin', models.BooleanField(default=False)),
-                ('max_length', models.PositiveIntegerField(blank=True, null=True)),
-                ('text_rule', models.CharField(blank=True, choices=[('', 'None'), ('url', 'Url'), ('email', 'Email'), ('regex', 'Regex')], max_length=10)),
-                ('regex', models.CharField(blank=True, max_length=500)),
-                ('rich_text', models.BooleanField(default=False)),
-                ('number_min', models.DecimalField(blank=True, decimal_places=10, max_digits=30, null=True)),
-                ('number_max', models.DecimalField(blank=True, decimal_places=10, max_digits=30, null=True)),
-                ('decimals_allowed', models.BooleanField(default=True)),
-                ('negative_allowed', models.BooleanField(default=True)),
-                ('date_min', models.DateField(blank=True, null=True)),
-                ('date_max', models.DateField(blank=True, null=True)),
-                ('default_unit', models.CharField(blank=True, max_length=50)),
-                ('allowed_units', models.JSONField(blank=True, default=list)),
-                ('group', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='attributes', to='catalog.attributegroup')),
-                ('available_locales', models.ManyToManyField(blank=True, related_name='+', to='catalog.locale')),
-                ('measurement_family', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='attributes', to='catalog.measurementfamily')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "code",
+                    folio.catalog.models.CodeField(
+                        max_length=100,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9_]+$",
+                                "codes use letters, digits and underscores only (e.g. name, size_ml)",
+                            )
+                        ],
+                    ),
+                ),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("identifier", "Identifier"),
+                            ("text", "Text"),
+                            ("textarea", "Textarea"),
+                            ("number", "Number"),
+                            ("measurement", "Measurement"),
+                            ("price", "Price"),
+                            ("boolean", "Boolean"),
+                            ("date", "Date"),
+                            ("select", "Select"),
+                            ("multiselect", "Multiselect"),
+                            ("asset_collection", "Asset Collection"),
+                            ("product_reference", "Product Reference"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("sort_order", models.IntegerField(default=0)),
+                ("localizable", models.BooleanField(default=False)),
+                ("scopable", models.BooleanField(default=False)),
+                ("unique", models.BooleanField(default=False)),
+                ("is_gtin", models.BooleanField(default=False)),
+                ("max_length", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "text_rule",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "None"),
+                            ("url", "Url"),
+                            ("email", "Email"),
+                            ("regex", "Regex"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("regex", models.CharField(blank=True, max_length=500)),
+                ("rich_text", models.BooleanField(default=False)),
+                (
+                    "number_min",
+                    models.DecimalField(blank=True, decimal_places=10, max_digits=30, null=True),
+                ),
+                (
+                    "number_max",
+                    models.DecimalField(blank=True, decimal_places=10, max_digits=30, null=True),
+                ),
+                ("decimals_allowed", models.BooleanField(default=True)),
+                ("negative_allowed", models.BooleanField(default=True)),
+                ("date_min", models.DateField(blank=True, null=True)),
+                ("date_max", models.DateField(blank=True, null=True)),
+                ("default_unit", models.CharField(blank=True, max_length=50)),
+                ("allowed_units", models.JSONField(blank=True, default=list)),
+                (
+                    "group",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="attributes",
+                        to="catalog.attributegroup",
+                    ),
+                ),
+                (
+                    "available_locales",
+                    models.ManyToManyField(blank=True, related_name="+", to="catalog.locale"),
+                ),
+                (
+                    "measurement_family",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="attributes",
+                        to="catalog.measurementfamily",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['sort_order', 'code'],
-                'abstract': False,
+                "ordering": ["sort_order", "code"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', folio.catalog.models.CodeField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_]+$', 'codes use letters, digits and underscores only (e.g. name, size_ml)')])),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('path', models.CharField(db_index=True, editable=False, max_length=1000)),
-                ('sort_order', models.IntegerField(default=0)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='catalog.category')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "code",
+                    folio.catalog.models.CodeField(
+                        max_length=100,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9_]+$",
+                                "codes use letters, digits and underscores only (e.g. name, size_ml)",
+                            )
+                        ],
+                    ),
+                ),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                ("path", models.CharField(db_index=True, editable=False, max_length=1000)),
+                ("sort_order", models.IntegerField(default=0)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="catalog.category",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'categories',
-                'ordering': ['code'],
-                'abstract': False,
+                "verbose_name_plural": "categories",
+                "ordering": ["code"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Channel',
+            name="Channel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', folio.catalog.models.CodeField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_]+$', 'codes use letters, digits and underscores only (e.g. name, size_ml)')])),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('kind', models.CharField(choices=[('webshop', 'Webshop'), ('marketplace', 'Marketplace'), ('print', 'Print'), ('other', 'Other')], default='webshop', max_length=20)),
-                ('territories', models.JSONField(blank=True, default=list)),
-                ('requires_review', models.BooleanField(default=False)),
-                ('category_tree', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='channels', to='catalog.category')),
-                ('currencies', models.ManyToManyField(blank=True, related_name='channels', to='catalog.currency')),
-                ('locales', models.ManyToManyField(related_name='channels', to='catalog.locale')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "code",
+                    folio.catalog.models.CodeField(
+                        max_length=100,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9_]+$",
+                                "codes use letters, digits and underscores only (e.g. name, size_ml)",
+                            )
+                        ],
+                    ),
+                ),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("webshop", "Webshop"),
+                            ("marketplace", "Marketplace"),
+                            ("print", "Print"),
+                            ("other", "Other"),
+                        ],
+                        default="webshop",
+                        max_length=20,
+                    ),
+                ),
+                ("territories", models.JSONField(blank=True, default=list)),
+                ("requires_review", models.BooleanField(default=False)),
+                (
+                    "category_tree",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="channels",
+                        to="catalog.category",
+                    ),
+                ),
+                (
+                    "currencies",
+                    models.ManyToManyField(
+                        blank=True, related_name="channels", to="catalog.currency"
+                    ),
+                ),
+                ("locales", models.ManyToManyField(related_name="channels", to="catalog.locale")),
             ],
             options={
-                'ordering': ['code'],
-                'abstract': False,
+                "ordering": ["code"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Family',
+            name="Family",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', folio.catalog.models.CodeField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_]+$', 'codes use letters, digits and underscores only (e.g. name, size_ml)')])),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('requires_review', models.BooleanField(default=False)),
-                ('attributes', models.ManyToManyField(blank=True, related_name='families', to='catalog.attribute')),
-                ('image_attribute', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.attribute')),
-                ('label_attribute', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.attribute')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "code",
+                    folio.catalog.models.CodeField(
+                        max_length=100,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9_]+$",
+                                "codes use letters, digits and underscores only (e.g. name, size_ml)",
+                            )
+                        ],
+                    ),
+                ),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                ("requires_review", models.BooleanField(default=False)),
+                (
+                    "attributes",
+                    models.ManyToManyField(
+                        blank=True, related_name="families", to="catalog.attribute"
+                    ),
+                ),
+                (
+                    "image_attribute",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.attribute",
+                    ),
+                ),
+                (
+                    "label_attribute",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.attribute",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'families',
-                'ordering': ['code'],
-                'abstract': False,
+                "verbose_name_plural": "families",
+                "ordering": ["code"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='FamilyVariant',
+            name="FamilyVariant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', folio.catalog.models.CodeField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_]+$', 'codes use letters, digits and underscores only (e.g. name, size_ml)')])),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('family', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='variants', to='catalog.family')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "code",
+                    folio.catalog.models.CodeField(
+                        max_length=100,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9_]+$",
+                                "codes use letters, digits and underscores only (e.g. name, size_ml)",
+                            )
+                        ],
+                    ),
+                ),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                (
+                    "family",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="variants",
+                        to="catalog.family",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
-                'abstract': False,
+                "ordering": ["code"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='ProductModel',
+            name="ProductModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', folio.catalog.models.CodeField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_]+$', 'codes use letters, digits and underscores only (e.g. name, size_ml)')])),
-                ('values', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('categories', models.ManyToManyField(blank=True, related_name='product_models', to='catalog.category')),
-                ('family_variant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='models', to='catalog.familyvariant')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='sub_models', to='catalog.productmodel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "code",
+                    folio.catalog.models.CodeField(
+                        max_length=100,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9_]+$",
+                                "codes use letters, digits and underscores only (e.g. name, size_ml)",
+                            )
+                        ],
+                    ),
+                ),
+                ("values", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "categories",
+                    models.ManyToManyField(
+                        blank=True, related_name="product_models", to="catalog.category"
+                    ),
+                ),
+                (
+                    "family_variant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="models",
+                        to="catalog.familyvariant",
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sub_models",
+                        to="catalog.productmodel",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('sku', models.CharField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$', "a SKU is 1–100 letters, digits, '.', '_' or '-', starting with a letter or digit")])),
-                ('enabled', models.BooleanField(default=True)),
-                ('values', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('categories', models.ManyToManyField(blank=True, related_name='products', to='catalog.category')),
-                ('family', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='products', to='catalog.family')),
-                ('groups', models.ManyToManyField(blank=True, related_name='products', to='catalog.productgroup')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='variants', to='catalog.productmodel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "sku",
+                    models.CharField(
+                        max_length=100,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+                                "a SKU is 1–100 letters, digits, '.', '_' or '-', starting with a letter or digit",
+                            )
+                        ],
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("values", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "categories",
+                    models.ManyToManyField(
+                        blank=True, related_name="products", to="catalog.category"
+                    ),
+                ),
+                (
+                    "family",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="products",
+                        to="catalog.family",
+                    ),
+                ),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True, related_name="products", to="catalog.productgroup"
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="variants",
+                        to="catalog.productmodel",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['sku'],
+                "ordering": ["sku"],
             },
         ),
         migrations.CreateModel(
-            name='Association',
+            name="Association",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quantity', models.PositiveIntegerField(blank=True, null=True)),
-                ('type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.associationtype')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='associations', to='catalog.product')),
-                ('target_product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.product')),
-                ('target_group', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.productgroup')),
-                ('target_model', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.productmodel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("quantity", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.associationtype",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="associations",
+                        to="catalog.product",
+                    ),
+                ),
+                (
+                    "target_product",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.product",
+                    ),
+                ),
+                (
+                    "target_group",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.productgroup",
+                    ),
+                ),
+                (
+                    "target_model",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.productmodel",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Proposal',
+            name="Proposal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('base_version', models.PositiveIntegerField()),
-                ('changes', models.JSONField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('withdrawn', 'Withdrawn')], default='pending', max_length=10)),
-                ('proposed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('comment', models.TextField(blank=True)),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='proposals', to='catalog.product')),
-                ('proposed_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("base_version", models.PositiveIntegerField()),
+                ("changes", models.JSONField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("proposed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("comment", models.TextField(blank=True)),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="proposals",
+                        to="catalog.product",
+                    ),
+                ),
+                (
+                    "proposed_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-proposed_at'],
+                "ordering": ["-proposed_at"],
             },
         ),
         migrations.CreateModel(
-            name='ProductChange',
+            name="ProductChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('username', models.CharField(blank=True, max_length=150)),
-                ('via', models.CharField(blank=True, max_length=10)),
-                ('action', models.CharField(max_length=20)),
-                ('changes', models.JSONField(default=list)),
-                ('product', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='history', to='catalog.product')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('product_model', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='history', to='catalog.productmodel')),
-                ('proposal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='catalog.proposal')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("username", models.CharField(blank=True, max_length=150)),
+                ("via", models.CharField(blank=True, max_length=10)),
+                ("action", models.CharField(max_length=20)),
+                ("changes", models.JSONField(default=list)),
+                (
+                    "product",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="history",
+                        to="catalog.product",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "product_model",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="history",
+                        to="catalog.productmodel",
+                    ),
+                ),
+                (
+                    "proposal",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="catalog.proposal",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-version'],
+                "ordering": ["-version"],
             },
         ),
         migrations.CreateModel(
-            name='ValueIndex',
+            name="ValueIndex",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('locale', models.CharField(blank=True, max_length=10)),
-                ('scope', models.CharField(blank=True, max_length=100)),
-                ('unit', models.CharField(blank=True, max_length=50)),
-                ('text', models.CharField(blank=True, max_length=255, null=True)),
-                ('number', models.FloatField(blank=True, null=True)),
-                ('attribute', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.attribute')),
-                ('product', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.product')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("locale", models.CharField(blank=True, max_length=10)),
+                ("scope", models.CharField(blank=True, max_length=100)),
+                ("unit", models.CharField(blank=True, max_length=50)),
+                ("text", models.CharField(blank=True, max_length=255, null=True)),
+                ("number", models.FloatField(blank=True, null=True)),
+                (
+                    "attribute",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.attribute",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.product",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AttributeOption',
+            name="AttributeOption",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', folio.catalog.models.CodeField(max_length=100, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_]+$', 'codes use letters, digits and underscores only (e.g. name, size_ml)')])),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('sort_order', models.IntegerField(default=0)),
-                ('attribute', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='options', to='catalog.attribute')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    folio.catalog.models.CodeField(
+                        max_length=100,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9_]+$",
+                                "codes use letters, digits and underscores only (e.g. name, size_ml)",
+                            )
+                        ],
+                    ),
+                ),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                ("sort_order", models.IntegerField(default=0)),
+                (
+                    "attribute",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="options",
+                        to="catalog.attribute",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['attribute', 'sort_order', 'code'],
-                'constraints': [models.UniqueConstraint(fields=('attribute', 'code'), name='option_code_per_attribute')],
+                "ordering": ["attribute", "sort_order", "code"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("attribute", "code"), name="option_code_per_attribute"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='FamilyRequirement',
+            name="FamilyRequirement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attribute', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.attribute')),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.channel')),
-                ('family', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='requirements', to='catalog.family')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "attribute",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.attribute",
+                    ),
+                ),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.channel",
+                    ),
+                ),
+                (
+                    "family",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="requirements",
+                        to="catalog.family",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('family', 'attribute', 'channel'), name='requirement_once')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("family", "attribute", "channel"), name="requirement_once"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='FamilyVariantAttribute',
+            name="FamilyVariantAttribute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.PositiveSmallIntegerField()),
-                ('is_axis', models.BooleanField(default=False)),
-                ('attribute', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.attribute')),
-                ('family_variant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='level_attributes', to='catalog.familyvariant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("level", models.PositiveSmallIntegerField()),
+                ("is_axis", models.BooleanField(default=False)),
+                (
+                    "attribute",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.attribute",
+                    ),
+                ),
+                (
+                    "family_variant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="level_attributes",
+                        to="catalog.familyvariant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['level', '-is_axis', 'attribute__code'],
-                'constraints': [models.UniqueConstraint(fields=('family_variant', 'attribute'), name='attribute_one_level')],
+                "ordering": ["level", "-is_axis", "attribute__code"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("family_variant", "attribute"), name="attribute_one_level"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Completeness',
+            name="Completeness",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('required', models.PositiveIntegerField(default=0)),
-                ('filled', models.PositiveIntegerField(default=0)),
-                ('ratio', models.PositiveSmallIntegerField(default=100)),
-                ('missing', models.JSONField(blank=True, default=list)),
-                ('stale', models.BooleanField(default=False)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.channel')),
-                ('locale', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.locale')),
-                ('product', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='completeness', to='catalog.product')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("required", models.PositiveIntegerField(default=0)),
+                ("filled", models.PositiveIntegerField(default=0)),
+                ("ratio", models.PositiveSmallIntegerField(default=100)),
+                ("missing", models.JSONField(blank=True, default=list)),
+                ("stale", models.BooleanField(default=False)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.channel",
+                    ),
+                ),
+                (
+                    "locale",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.locale",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="completeness",
+                        to="catalog.product",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['channel', 'locale', 'ratio', 'product'], name='catalog_com_channel_c67f3e_idx')],
-                'constraints': [models.UniqueConstraint(fields=('product', 'channel', 'locale'), name='completeness_once')],
+                "indexes": [
+                    models.Index(
+                        fields=["channel", "locale", "ratio", "product"],
+                        name="catalog_com_channel_c67f3e_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("product", "channel", "locale"), name="completeness_once"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='product',
-            index=models.Index(fields=['family', 'sku'], name='catalog_pro_family__7932f3_idx'),
+            model_name="product",
+            index=models.Index(fields=["family", "sku"], name="catalog_pro_family__7932f3_idx"),
         ),
         migrations.AddIndex(
-            model_name='product',
-            index=models.Index(fields=['updated_at', 'id'], name='catalog_pro_updated_ee0b6a_idx'),
+            model_name="product",
+            index=models.Index(fields=["updated_at", "id"], name="catalog_pro_updated_ee0b6a_idx"),
         ),
         migrations.AddConstraint(
-            model_name='association',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('target_group__isnull', True), ('target_model__isnull', True), ('target_product__isnull', False)), models.Q(('target_group__isnull', True), ('target_model__isnull', False), ('target_product__isnull', True)), models.Q(('target_group__isnull', False), ('target_model__isnull', True), ('target_product__isnull', True)), _connector='OR'), name='association_one_target'),
+            model_name="association",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("target_group__isnull", True),
+                        ("target_model__isnull", True),
+                        ("target_product__isnull", False),
+                    ),
+                    models.Q(
+                        ("target_group__isnull", True),
+                        ("target_model__isnull", False),
+                        ("target_product__isnull", True),
+                    ),
+                    models.Q(
+                        ("target_group__isnull", False),
+                        ("target_model__isnull", True),
+                        ("target_product__isnull", True),
+                    ),
+                    _connector="OR",
+                ),
+                name="association_one_target",
+            ),
         ),
         migrations.AddIndex(
-            model_name='proposal',
-            index=models.Index(fields=['status', 'proposed_at'], name='catalog_pro_status_25e5a7_idx'),
+            model_name="proposal",
+            index=models.Index(
+                fields=["status", "proposed_at"], name="catalog_pro_status_25e5a7_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='productchange',
-            index=models.Index(fields=['product', 'version'], name='history_product'),
+            model_name="productchange",
+            index=models.Index(fields=["product", "version"], name="history_product"),
         ),
         migrations.AddIndex(
-            model_name='productchange',
-            index=models.Index(fields=['product_model', 'version'], name='history_model'),
+            model_name="productchange",
+            index=models.Index(fields=["product_model", "version"], name="history_model"),
         ),
         migrations.AddIndex(
-            model_name='valueindex',
-            index=models.Index(fields=['product', 'attribute'], name='valueindex_product'),
+            model_name="valueindex",
+            index=models.Index(fields=["product", "attribute"], name="valueindex_product"),
         ),
         migrations.AddIndex(
-            model_name='valueindex',
-            index=models.Index(fields=['attribute', 'text', 'product'], name='valueindex_text'),
+            model_name="valueindex",
+            index=models.Index(fields=["attribute", "text", "product"], name="valueindex_text"),
         ),
         migrations.AddIndex(
-            model_name='valueindex',
-            index=models.Index(fields=['attribute', 'number', 'product'], name='valueindex_number'),
+            model_name="valueindex",
+            index=models.Index(fields=["attribute", "number", "product"], name="valueindex_number"),
         ),
     ]

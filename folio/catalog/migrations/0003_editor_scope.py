@@ -5,16 +5,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0002_measurement_families'),
+        ("catalog", "0002_measurement_families"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='category',
-            name='editors',
-            field=models.ManyToManyField(blank=True, related_name='editor_categories', to=settings.AUTH_USER_MODEL),
+            model_name="category",
+            name="editors",
+            field=models.ManyToManyField(
+                blank=True, related_name="editor_categories", to=settings.AUTH_USER_MODEL
+            ),
         ),
     ]

@@ -7,67 +7,178 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('assets', '0002_schedules'),
-        ('catalog', '0002_measurement_families'),
+        ("assets", "0002_schedules"),
+        ("catalog", "0002_measurement_families"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AutoLinkPattern',
+            name="AutoLinkPattern",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=100, unique=True)),
-                ('pattern', models.CharField(max_length=200)),
-                ('views', models.JSONField(blank=True, default=dict)),
-                ('default_role', models.SlugField(default='gallery')),
-                ('priority', models.IntegerField(default=100)),
-                ('enabled', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.SlugField(max_length=100, unique=True)),
+                ("pattern", models.CharField(max_length=200)),
+                ("views", models.JSONField(blank=True, default=dict)),
+                ("default_role", models.SlugField(default="gallery")),
+                ("priority", models.IntegerField(default=100)),
+                ("enabled", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['priority', 'name'],
+                "ordering": ["priority", "name"],
             },
         ),
         migrations.CreateModel(
-            name='LinkChange',
+            name="LinkChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('username', models.CharField(blank=True, max_length=150)),
-                ('action', models.CharField(max_length=20)),
-                ('changes', models.JSONField(default=list)),
-                ('undone', models.BooleanField(default=False)),
-                ('product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='catalog.product')),
-                ('product_model', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='catalog.productmodel')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("username", models.CharField(blank=True, max_length=150)),
+                ("action", models.CharField(max_length=20)),
+                ("changes", models.JSONField(default=list)),
+                ("undone", models.BooleanField(default=False)),
+                (
+                    "product",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="catalog.product",
+                    ),
+                ),
+                (
+                    "product_model",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="catalog.productmodel",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='Link',
+            name="Link",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.SlugField()),
-                ('position', models.PositiveIntegerField(default=1)),
-                ('locale', models.CharField(blank=True, max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('source', models.CharField(default='manual', max_length=20)),
-                ('asset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='assets.asset')),
-                ('channel', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.channel')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='links', to='catalog.product')),
-                ('product_model', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='links', to='catalog.productmodel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("role", models.SlugField()),
+                ("position", models.PositiveIntegerField(default=1)),
+                ("locale", models.CharField(blank=True, max_length=10)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("source", models.CharField(default="manual", max_length=20)),
+                (
+                    "asset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="links",
+                        to="assets.asset",
+                    ),
+                ),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.channel",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="links",
+                        to="catalog.product",
+                    ),
+                ),
+                (
+                    "product_model",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="links",
+                        to="catalog.productmodel",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['role', 'position', 'id'],
-                'indexes': [models.Index(fields=['product', 'role', 'position'], name='linking_lin_product_dcaf55_idx'), models.Index(fields=['product_model', 'role', 'position'], name='linking_lin_product_6aa05a_idx'), models.Index(fields=['asset'], name='linking_lin_asset_i_fba1c7_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('product__isnull', False), ('product_model__isnull', True)), models.Q(('product__isnull', True), ('product_model__isnull', False)), _connector='OR'), name='link_has_one_owner'), models.UniqueConstraint(fields=('product', 'asset', 'role', 'locale', 'channel'), name='link_once_per_product'), models.UniqueConstraint(fields=('product_model', 'asset', 'role', 'locale', 'channel'), name='link_once_per_model')],
+                "ordering": ["role", "position", "id"],
+                "indexes": [
+                    models.Index(
+                        fields=["product", "role", "position"],
+                        name="linking_lin_product_dcaf55_idx",
+                    ),
+                    models.Index(
+                        fields=["product_model", "role", "position"],
+                        name="linking_lin_product_6aa05a_idx",
+                    ),
+                    models.Index(fields=["asset"], name="linking_lin_asset_i_fba1c7_idx"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("product__isnull", False), ("product_model__isnull", True)),
+                            models.Q(("product__isnull", True), ("product_model__isnull", False)),
+                            _connector="OR",
+                        ),
+                        name="link_has_one_owner",
+                    ),
+                    models.UniqueConstraint(
+                        fields=("product", "asset", "role", "locale", "channel"),
+                        name="link_once_per_product",
+                    ),
+                    models.UniqueConstraint(
+                        fields=("product_model", "asset", "role", "locale", "channel"),
+                        name="link_once_per_model",
+                    ),
+                ],
             },
         ),
     ]

@@ -5,27 +5,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0002_measurement_families'),
-        ('linking', '0002_default_patterns'),
-        ('renditions', '0002_seed_presets'),
+        ("catalog", "0002_measurement_families"),
+        ("linking", "0002_default_patterns"),
+        ("renditions", "0002_seed_presets"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MediaRequirement',
+            name="MediaRequirement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.SlugField()),
-                ('min_count', models.PositiveSmallIntegerField(default=1)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.channel')),
-                ('compliant_preset', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='renditions.preset')),
-                ('family', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='media_requirements', to='catalog.family')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("role", models.SlugField()),
+                ("min_count", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.channel",
+                    ),
+                ),
+                (
+                    "compliant_preset",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="renditions.preset",
+                    ),
+                ),
+                (
+                    "family",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="media_requirements",
+                        to="catalog.family",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['family', 'channel', 'role'],
-                'constraints': [models.UniqueConstraint(fields=('family', 'channel', 'role'), name='media_requirement_once')],
+                "ordering": ["family", "channel", "role"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("family", "channel", "role"), name="media_requirement_once"
+                    )
+                ],
             },
         ),
     ]

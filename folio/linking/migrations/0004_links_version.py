@@ -5,24 +5,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0002_measurement_families'),
-        ('linking', '0003_media_requirements'),
+        ("catalog", "0002_measurement_families"),
+        ("linking", "0003_media_requirements"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LinkSet',
+            name="LinkSet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('product', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.product')),
-                ('product_model', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.productmodel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "product",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.product",
+                    ),
+                ),
+                (
+                    "product_model",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.productmodel",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('product__isnull', False), ('product_model__isnull', True)), models.Q(('product__isnull', True), ('product_model__isnull', False)), _connector='OR'), name='linkset_has_one_owner')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("product__isnull", False), ("product_model__isnull", True)),
+                            models.Q(("product__isnull", True), ("product_model__isnull", False)),
+                            _connector="OR",
+                        ),
+                        name="linkset_has_one_owner",
+                    )
+                ],
             },
         ),
     ]

@@ -7,170 +7,381 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0002_measurement_families'),
-        ('jobs', '0003_optimize_schedule'),
+        ("catalog", "0002_measurement_families"),
+        ("jobs", "0003_optimize_schedule"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Feed',
+            name="Feed",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', models.SlugField(max_length=100)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('format', models.CharField(choices=[('google-xml', 'Google Merchant Center XML (RSS 2.0)'), ('google-tsv', 'Google Merchant Center TSV'), ('amazon-json', 'Amazon JSON_LISTINGS_FEED v2.0'), ('shopify-csv', 'Shopify product CSV'), ('jsonld', 'schema.org JSON-LD (web shop)'), ('json', 'Generic JSON'), ('csv', 'Generic CSV'), ('pdf', 'Print: PDF product sheets and catalogues')], max_length=20)),
-                ('locales', models.JSONField(blank=True, default=list)),
-                ('currency', models.CharField(blank=True, max_length=3)),
-                ('mapping', models.JSONField(blank=True, default=dict)),
-                ('options', models.JSONField(blank=True, default=dict)),
-                ('destination', models.JSONField(blank=True, default=dict)),
-                ('connector', models.CharField(blank=True, choices=[('', 'Files only'), ('shopify', 'Shopify Admin GraphQL API'), ('amazon', 'Amazon Selling Partner Listings Items API')], max_length=20)),
-                ('selection', models.JSONField(blank=True, default=dict)),
-                ('enabled', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='feeds', to='catalog.channel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("code", models.SlugField(max_length=100)),
+                ("name", models.CharField(blank=True, max_length=200)),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[
+                            ("google-xml", "Google Merchant Center XML (RSS 2.0)"),
+                            ("google-tsv", "Google Merchant Center TSV"),
+                            ("amazon-json", "Amazon JSON_LISTINGS_FEED v2.0"),
+                            ("shopify-csv", "Shopify product CSV"),
+                            ("jsonld", "schema.org JSON-LD (web shop)"),
+                            ("json", "Generic JSON"),
+                            ("csv", "Generic CSV"),
+                            ("pdf", "Print: PDF product sheets and catalogues"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("locales", models.JSONField(blank=True, default=list)),
+                ("currency", models.CharField(blank=True, max_length=3)),
+                ("mapping", models.JSONField(blank=True, default=dict)),
+                ("options", models.JSONField(blank=True, default=dict)),
+                ("destination", models.JSONField(blank=True, default=dict)),
+                (
+                    "connector",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Files only"),
+                            ("shopify", "Shopify Admin GraphQL API"),
+                            ("amazon", "Amazon Selling Partner Listings Items API"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("selection", models.JSONField(blank=True, default=dict)),
+                ("enabled", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="feeds",
+                        to="catalog.channel",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['channel', 'code'],
+                "ordering": ["channel", "code"],
             },
         ),
         migrations.CreateModel(
-            name='Publication',
+            name="Publication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('format', models.CharField(max_length=20)),
-                ('mode', models.CharField(choices=[('full', 'Full'), ('incremental', 'Incremental')], default='incremental', max_length=12)),
-                ('dry_run', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], db_index=True, default='pending', max_length=10)),
-                ('selection', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('reasons', models.JSONField(blank=True, default=dict)),
-                ('location', models.CharField(blank=True, max_length=1000)),
-                ('files', models.JSONField(blank=True, default=list)),
-                ('message', models.TextField(blank=True)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('base', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='publishing.publication')),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.channel')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('feed', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='publications', to='publishing.feed')),
-                ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='jobs.job')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("format", models.CharField(max_length=20)),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[("full", "Full"), ("incremental", "Incremental")],
+                        default="incremental",
+                        max_length=12,
+                    ),
+                ),
+                ("dry_run", models.BooleanField(default=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("selection", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("reasons", models.JSONField(blank=True, default=dict)),
+                ("location", models.CharField(blank=True, max_length=1000)),
+                ("files", models.JSONField(blank=True, default=list)),
+                ("message", models.TextField(blank=True)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "base",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="publishing.publication",
+                    ),
+                ),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="catalog.channel",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "feed",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="publications",
+                        to="publishing.feed",
+                    ),
+                ),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="jobs.job",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Listing',
+            name="Listing",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('locale', models.CharField(blank=True, max_length=10)),
-                ('sku', models.CharField(max_length=100)),
-                ('signature', models.CharField(max_length=64)),
-                ('fragment', models.TextField()),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('product_version', models.PositiveIntegerField(blank=True, null=True)),
-                ('asset_versions', models.JSONField(blank=True, default=dict)),
-                ('renditions', models.JSONField(blank=True, default=dict)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('feed', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='listings', to='publishing.feed')),
-                ('product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='catalog.product')),
-                ('publication', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='publishing.publication')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("locale", models.CharField(blank=True, max_length=10)),
+                ("sku", models.CharField(max_length=100)),
+                ("signature", models.CharField(max_length=64)),
+                ("fragment", models.TextField()),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("product_version", models.PositiveIntegerField(blank=True, null=True)),
+                ("asset_versions", models.JSONField(blank=True, default=dict)),
+                ("renditions", models.JSONField(blank=True, default=dict)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "feed",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="listings",
+                        to="publishing.feed",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="catalog.product",
+                    ),
+                ),
+                (
+                    "publication",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="publishing.publication",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['feed', 'locale', 'sku'],
+                "ordering": ["feed", "locale", "sku"],
             },
         ),
         migrations.CreateModel(
-            name='PublishedItem',
+            name="PublishedItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sku', models.CharField(max_length=100)),
-                ('locale', models.CharField(blank=True, max_length=10)),
-                ('action', models.CharField(choices=[('added', 'Added'), ('updated', 'Updated'), ('removed', 'Removed'), ('skipped', 'Skipped')], max_length=10)),
-                ('reasons', models.JSONField(blank=True, default=list)),
-                ('product_version', models.PositiveIntegerField(blank=True, null=True)),
-                ('asset_versions', models.JSONField(blank=True, default=dict)),
-                ('renditions', models.JSONField(blank=True, default=dict)),
-                ('changes', models.JSONField(blank=True, default=list)),
-                ('remote', models.JSONField(blank=True, default=dict)),
-                ('product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='catalog.product')),
-                ('publication', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='publishing.publication')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sku", models.CharField(max_length=100)),
+                ("locale", models.CharField(blank=True, max_length=10)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("added", "Added"),
+                            ("updated", "Updated"),
+                            ("removed", "Removed"),
+                            ("skipped", "Skipped"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("reasons", models.JSONField(blank=True, default=list)),
+                ("product_version", models.PositiveIntegerField(blank=True, null=True)),
+                ("asset_versions", models.JSONField(blank=True, default=dict)),
+                ("renditions", models.JSONField(blank=True, default=dict)),
+                ("changes", models.JSONField(blank=True, default=list)),
+                ("remote", models.JSONField(blank=True, default=dict)),
+                (
+                    "product",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="catalog.product",
+                    ),
+                ),
+                (
+                    "publication",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="publishing.publication",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Webhook',
+            name="Webhook",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('url', models.URLField(max_length=1000)),
-                ('description', models.CharField(blank=True, max_length=300)),
-                ('secret', models.CharField(max_length=200)),
-                ('events', models.JSONField(default=list)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("url", models.URLField(max_length=1000)),
+                ("description", models.CharField(blank=True, max_length=300)),
+                ("secret", models.CharField(max_length=200)),
+                ("events", models.JSONField(default=list)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookDelivery',
+            name="WebhookDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event', models.CharField(max_length=50)),
-                ('event_id', models.CharField(max_length=64)),
-                ('payload', models.JSONField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('delivered', 'Delivered'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=500)),
-                ('log', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('webhook', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='publishing.webhook')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("event", models.CharField(max_length=50)),
+                ("event_id", models.CharField(max_length=64)),
+                ("payload", models.JSONField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("delivered", "Delivered"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=500)),
+                ("log", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "webhook",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="publishing.webhook",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='feed',
-            constraint=models.UniqueConstraint(fields=('channel', 'code'), name='one_feed_code_per_channel'),
+            model_name="feed",
+            constraint=models.UniqueConstraint(
+                fields=("channel", "code"), name="one_feed_code_per_channel"
+            ),
         ),
         migrations.AddIndex(
-            model_name='publication',
-            index=models.Index(fields=['feed', 'status', '-id'], name='publishing__feed_id_9f110d_idx'),
+            model_name="publication",
+            index=models.Index(
+                fields=["feed", "status", "-id"], name="publishing__feed_id_9f110d_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='listing',
-            constraint=models.UniqueConstraint(fields=('feed', 'locale', 'sku'), name='one_listing_per_sku'),
+            model_name="listing",
+            constraint=models.UniqueConstraint(
+                fields=("feed", "locale", "sku"), name="one_listing_per_sku"
+            ),
         ),
         migrations.AddIndex(
-            model_name='publisheditem',
-            index=models.Index(fields=['publication', 'action'], name='publishing__publica_4430f7_idx'),
+            model_name="publisheditem",
+            index=models.Index(
+                fields=["publication", "action"], name="publishing__publica_4430f7_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='publisheditem',
-            index=models.Index(fields=['product', '-id'], name='publishing__product_72ac13_idx'),
+            model_name="publisheditem",
+            index=models.Index(fields=["product", "-id"], name="publishing__product_72ac13_idx"),
         ),
         migrations.AddIndex(
-            model_name='webhookdelivery',
-            index=models.Index(fields=['status', 'next_attempt_at'], name='publishing__status_86bbee_idx'),
+            model_name="webhookdelivery",
+            index=models.Index(
+                fields=["status", "next_attempt_at"], name="publishing__status_86bbee_idx"
+            ),
         ),
     ]

@@ -6,78 +6,143 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('assets', '0002_schedules'),
-        ('catalog', '0002_measurement_families'),
+        ("assets", "0002_schedules"),
+        ("catalog", "0002_measurement_families"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Preset',
+            name="Preset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', models.SlugField(max_length=100, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('kind', models.CharField(default='image', max_length=10)),
-                ('spec', models.JSONField(default=dict)),
-                ('rules', models.JSONField(blank=True, default=dict)),
-                ('market_overrides', models.JSONField(blank=True, default=dict)),
-                ('filename_template', models.CharField(default='{sku}-{position}.{ext}', max_length=200)),
-                ('public', models.BooleanField(default=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("code", models.SlugField(max_length=100, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("kind", models.CharField(default="image", max_length=10)),
+                ("spec", models.JSONField(default=dict)),
+                ("rules", models.JSONField(blank=True, default=dict)),
+                ("market_overrides", models.JSONField(blank=True, default=dict)),
+                (
+                    "filename_template",
+                    models.CharField(default="{sku}-{position}.{ext}", max_length=200),
+                ),
+                ("public", models.BooleanField(default=False)),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='ImageSlot',
+            name="ImageSlot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(max_length=50)),
-                ('max_count', models.PositiveSmallIntegerField(default=1)),
-                ('required', models.BooleanField(default=False)),
-                ('filename_template', models.CharField(blank=True, max_length=200)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='image_slots', to='catalog.channel')),
-                ('preset', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='slots', to='renditions.preset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("role", models.CharField(max_length=50)),
+                ("max_count", models.PositiveSmallIntegerField(default=1)),
+                ("required", models.BooleanField(default=False)),
+                ("filename_template", models.CharField(blank=True, max_length=200)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="image_slots",
+                        to="catalog.channel",
+                    ),
+                ),
+                (
+                    "preset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="slots",
+                        to="renditions.preset",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['channel', 'role'],
-                'constraints': [models.UniqueConstraint(fields=('channel', 'role'), name='one_slot_per_role')],
+                "ordering": ["channel", "role"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("channel", "role"), name="one_slot_per_role")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Rendition',
+            name="Rendition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source_sha256', models.CharField(max_length=64)),
-                ('spec_hash', models.CharField(max_length=64)),
-                ('preset_version', models.PositiveIntegerField(default=1)),
-                ('locale', models.CharField(blank=True, max_length=10)),
-                ('spec', models.JSONField(default=dict)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('ready', 'Ready'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('format', models.CharField(blank=True, max_length=10)),
-                ('width', models.PositiveIntegerField(blank=True, null=True)),
-                ('height', models.PositiveIntegerField(blank=True, null=True)),
-                ('size', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('compliance', models.JSONField(blank=True, default=dict)),
-                ('confidence', models.FloatField(blank=True, null=True)),
-                ('needs_review', models.BooleanField(default=False)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('rendered_at', models.DateTimeField(blank=True, null=True)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('blob', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='assets.blob')),
-                ('preset', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='renditions', to='renditions.preset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("source_sha256", models.CharField(max_length=64)),
+                ("spec_hash", models.CharField(max_length=64)),
+                ("preset_version", models.PositiveIntegerField(default=1)),
+                ("locale", models.CharField(blank=True, max_length=10)),
+                ("spec", models.JSONField(default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("ready", "Ready"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("format", models.CharField(blank=True, max_length=10)),
+                ("width", models.PositiveIntegerField(blank=True, null=True)),
+                ("height", models.PositiveIntegerField(blank=True, null=True)),
+                ("size", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("compliance", models.JSONField(blank=True, default=dict)),
+                ("confidence", models.FloatField(blank=True, null=True)),
+                ("needs_review", models.BooleanField(default=False)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("rendered_at", models.DateTimeField(blank=True, null=True)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "blob",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="assets.blob",
+                    ),
+                ),
+                (
+                    "preset",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="renditions",
+                        to="renditions.preset",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['preset', 'status'], name='renditions__preset__51e5ef_idx')],
-                'constraints': [models.UniqueConstraint(fields=('source_sha256', 'spec_hash'), name='rendition_once_per_source_and_spec')],
+                "indexes": [
+                    models.Index(fields=["preset", "status"], name="renditions__preset__51e5ef_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("source_sha256", "spec_hash"),
+                        name="rendition_once_per_source_and_spec",
+                    )
+                ],
             },
         ),
     ]

@@ -135,8 +135,7 @@ def channels(request):
             }
         )
     rows = [
-        {"channel": c, "feeds": by_channel.get(c.pk, [])}
-        for c in Channel.objects.order_by("code")
+        {"channel": c, "feeds": by_channel.get(c.pk, [])} for c in Channel.objects.order_by("code")
     ]
     return render(request, "web/publishing/channels.html", {"section": "publishing", "rows": rows})
 
@@ -187,7 +186,7 @@ def _patch_from(request, feed: Feed) -> tuple[dict, dict]:
 
 
 def _by_setting(errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    """"destination.kind" and "mapping.title" are shown at the destination and mapping
+    """ "destination.kind" and "mapping.title" are shown at the destination and mapping
     fields; a message about no field in particular goes above the form only."""
     out: dict[str, list[str]] = {}
     for where, reasons in errors.items():
@@ -277,9 +276,7 @@ def feed_run(request, channel: str, feed: str):
     dry_run = request.POST.get("action") != "publish"
     mode = request.POST.get("mode") or Publication.Mode.INCREMENTAL
     try:
-        publication = runs.start_publication(
-            found, mode=mode, dry_run=dry_run, user=request.user
-        )
+        publication = runs.start_publication(found, mode=mode, dry_run=dry_run, user=request.user)
     except (InvalidInput, Conflict) as exc:
         # A disabled feed or a run still going: said on the feed page, where the button was.
         messages.error(request, exc.message)

@@ -1,9 +1,9 @@
 """`folio schedule-feed CHANNEL FEED …`: publish a feed on its own, on a schedule (UTC).
 
-    folio schedule-feed marketplace google --every 3600
-    folio schedule-feed marketplace google --cron "0 3 * * *" --mode full
-    folio schedule-feed marketplace google            # shows the schedule
-    folio schedule-feed marketplace google --off
+folio schedule-feed marketplace google --every 3600
+folio schedule-feed marketplace google --cron "0 3 * * *" --mode full
+folio schedule-feed marketplace google            # shows the schedule
+folio schedule-feed marketplace google --off
 """
 
 from folio.accounts.audit import current_actor

@@ -34,7 +34,10 @@ class Command(FolioCommand):
         create = sub.add_parser("create", help="add a webhook (prints its secret, once)")
         create.add_argument("url")
         create.add_argument(
-            "--event", action="append", required=True, dest="events",
+            "--event",
+            action="append",
+            required=True,
+            dest="events",
             help=f"an event to send ({', '.join(EVENTS)}), repeatable; '*' for all",
         )
         create.add_argument("--description", default="")
@@ -66,8 +69,12 @@ class Command(FolioCommand):
                     + ", ".join(f"{n} {s}" for s, n in counts.items())
                 )
         elif action == "create":
-            data = {"url": o["url"], "events": o["events"], "description": o["description"],
-                    "active": not o["inactive"]}
+            data = {
+                "url": o["url"],
+                "events": o["events"],
+                "description": o["description"],
+                "active": not o["inactive"],
+            }
             if o["secret"]:
                 data["secret"] = o["secret"]
             hook, secret = service.create_webhook(data, user=user)
@@ -83,8 +90,9 @@ class Command(FolioCommand):
             delivery = service.redeliver(o["delivery_id"], user=user)
             self.stdout.write(f"delivery {o['delivery_id']} queued again as {delivery.pk}")
         else:
-            qs = service.deliveries(o["webhook_id"], status=o["status"], event=o["event"],
-                                    user=user)
+            qs = service.deliveries(
+                o["webhook_id"], status=o["status"], event=o["event"], user=user
+            )
             for d in qs[: max(1, min(o["limit"], 1000))]:
                 code = d.last_status_code if d.last_status_code is not None else "-"
                 self.stdout.write(
