@@ -10,13 +10,11 @@ emptied), FOLIO_BENCH_FLEET_IMAGES (default 32), FOLIO_BENCH_FLEET_ROUNDS (3). W
 reachable Redis the benchmark says so and reports nothing.
 """
 
-import io
 import os
-import statistics
 import sys
 
 from bench import bench_rendition_workers as db_queue
-from bench.harness import Metric, Result, Target
+from bench.harness import Result
 
 REDIS_URL = os.environ.get("FOLIO_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 PARAMS = {
@@ -31,10 +29,6 @@ def run(ctx) -> Result | None:
     import redis
     from django.test.utils import override_settings
 
-    from folio.assets import services
-    from folio.assets.models import Asset
-    from folio.jobs.models import Job
-
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
     try:
         client.ping()
@@ -47,12 +41,7 @@ def run(ctx) -> Result | None:
     client.flushdb()
 
     n = PARAMS["images"]
-    assets = []
-    for i in range(n):
-        asset = services.add_asset(io.BytesIO(db_queue._photo(i)), filename=f"photo-{i}.jpg")
-        assets.append(asset.pk)
-    Asset.objects.filter(pk__in=assets).update(status=Asset.Status.APPROVED)
-    Job.objects.all().delete()  # the previews of the uploads are not what is measured
+    assets = db_queue._approved_photos(n)
 
     # This process enqueues to RQ, and the workers it starts run RQ workers.
     ctx.env = {**ctx.env, "FOLIO_REDIS_URL": REDIS_URL, "FOLIO_JOB_BACKEND": "rq"}
@@ -61,56 +50,21 @@ def run(ctx) -> Result | None:
         TASKS={"default": {"BACKEND": "folio.jobs.fleet.FleetBackend", "QUEUES": ["default"]}},
         RQ_QUEUES={"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}},
     )
-    times = {1: [], 2: []}
-    job_counts = set()
     with fleet:
         try:
-            db_queue._round(ctx, assets[: min(4, n)], 1)  # warm-up: imports, first connections
-            for _ in range(PARAMS["rounds"]):
-                for workers in (1, 2):
-                    seconds, jobs = db_queue._round(ctx, assets, workers)
-                    times[workers].append(seconds)
-                    job_counts.add(jobs)
+            times, job_counts = db_queue._rounds(ctx, assets, PARAMS["rounds"])
         finally:
             client.flushdb()
-    one, two = statistics.median(times[1]), statistics.median(times[2])
-    rate_one, rate_two = n / one, n / two
-    metrics = [
-        Metric(
-            "speedup_2_workers",
-            "throughput with 2 RQ worker processes ÷ with 1",
-            rate_two / rate_one,
-            "x",
-            target=Target(">=", 1.6, source="issue 11"),
-        ),
-        Metric(
-            "throughput_2_workers",
-            "renditions/s, 2 RQ workers",
-            rate_two,
-            "renditions/s",
-            baseline=rate_one,
-            baseline_label="1 worker",
-        ),
-        Metric(
-            "per_rendition_1_worker", "seconds per rendition, 1 RQ worker", one / n * 1000, "ms"
-        ),
-    ]
-    return Result(
+    return db_queue._result(
         name="rendition_fleet",
         title="rendition throughput on the RQ worker fleet, 2 worker processes vs 1",
         description=(
             f"{n} generated 3000×2000 JPEGs through web-2048-webp by the real job system on RQ "
             "(Redis); worker processes with one libvips thread each; enqueue → all ready."
         ),
-        parameters=PARAMS,
-        metrics=metrics,
-        diagnostics={
-            "round_seconds": {f"{k}_worker(s)": v for k, v in times.items()},
-            "render_jobs_per_round": sorted(job_counts),
-            "cpu_count": os.cpu_count(),
-        },
-        notes=[
-            "1 worker rounds: " + ", ".join(f"{t:.2f} s" for t in times[1]),
-            "2 worker rounds: " + ", ".join(f"{t:.2f} s" for t in times[2]),
-        ],
+        backend="RQ ",
+        issue="issue 11",
+        params=PARAMS,
+        times=times,
+        job_counts=job_counts,
     )

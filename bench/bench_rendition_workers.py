@@ -109,59 +109,80 @@ def _round(ctx, asset_ids: list[int], workers: int) -> tuple[float, int]:
     return seconds, len(jobs)
 
 
-def run(ctx) -> Result:
+def _approved_photos(n: int) -> list[int]:
+    """Upload n generated photos as approved assets; their ids. The preview jobs the uploads
+    queue are deleted: they are not what is measured."""
     from folio.assets import services
     from folio.assets.models import Asset
+    from folio.jobs.models import Job
 
-    n = PARAMS["images"]
     assets = []
     for i in range(n):
         asset = services.add_asset(io.BytesIO(_photo(i)), filename=f"photo-{i}.jpg")
         assets.append(asset.pk)
     Asset.objects.filter(pk__in=assets).update(status=Asset.Status.APPROVED)
-    from folio.jobs.models import Job
+    Job.objects.all().delete()
+    return assets
 
-    Job.objects.all().delete()  # the previews of the uploads are not what is measured
-    from django_tasks_db.models import DBTaskResult
 
-    DBTaskResult.objects.all().delete()
-
+def _rounds(ctx, assets: list[int], rounds: int) -> tuple[dict[int, list[float]], set[int]]:
+    """A warm-up round, then `rounds` rounds alternating one and two workers: the seconds of
+    each round by worker count, and the numbers of render jobs the rounds were split into."""
     _round(ctx, assets[:4], 1)  # warm-up: imports, first connections
     times = {1: [], 2: []}
     job_counts = set()
-    for _ in range(PARAMS["rounds"]):
+    for _ in range(rounds):
         for workers in (1, 2):
             seconds, jobs = _round(ctx, assets, workers)
             times[workers].append(seconds)
             job_counts.add(jobs)
+    return times, job_counts
+
+
+def _result(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    backend: str,
+    issue: str,
+    params: dict,
+    times: dict[int, list[float]],
+    job_counts: set[int],
+) -> Result:
+    """The report both queues share. `backend` names the worker kind in the metric labels
+    ("" for the database queue, "RQ " for the fleet); `issue` is where the target comes from."""
+    n = params["images"]
     one, two = statistics.median(times[1]), statistics.median(times[2])
     rate_one, rate_two = n / one, n / two
     metrics = [
         Metric(
             "speedup_2_workers",
-            "throughput with 2 worker processes ÷ with 1",
+            f"throughput with 2 {backend}worker processes ÷ with 1",
             rate_two / rate_one,
             "x",
-            target=Target(">=", 1.6, source="issue 5"),
+            target=Target(">=", 1.6, source=issue),
         ),
         Metric(
             "throughput_2_workers",
-            "renditions/s, 2 workers",
+            f"renditions/s, 2 {backend}workers",
             rate_two,
             "renditions/s",
             baseline=rate_one,
             baseline_label="1 worker",
         ),
-        Metric("per_rendition_1_worker", "seconds per rendition, 1 worker", one / n * 1000, "ms"),
+        Metric(
+            "per_rendition_1_worker",
+            f"seconds per rendition, 1 {backend}worker",
+            one / n * 1000,
+            "ms",
+        ),
     ]
     return Result(
-        name="rendition_workers",
-        title="rendition throughput, 2 worker processes vs 1",
-        description=(
-            f"{n} generated 3000×2000 JPEGs through web-2048-webp by the real job system; "
-            "worker processes with one libvips thread each; enqueue → all ready."
-        ),
-        parameters=PARAMS,
+        name=name,
+        title=title,
+        description=description,
+        parameters=params,
         metrics=metrics,
         diagnostics={
             "round_seconds": {f"{k}_worker(s)": v for k, v in times.items()},
@@ -172,4 +193,26 @@ def run(ctx) -> Result:
             "1 worker rounds: " + ", ".join(f"{t:.2f} s" for t in times[1]),
             "2 worker rounds: " + ", ".join(f"{t:.2f} s" for t in times[2]),
         ],
+    )
+
+
+def run(ctx) -> Result:
+    from django_tasks_db.models import DBTaskResult
+
+    n = PARAMS["images"]
+    assets = _approved_photos(n)
+    DBTaskResult.objects.all().delete()  # the database queue's records of those previews
+    times, job_counts = _rounds(ctx, assets, PARAMS["rounds"])
+    return _result(
+        name="rendition_workers",
+        title="rendition throughput, 2 worker processes vs 1",
+        description=(
+            f"{n} generated 3000×2000 JPEGs through web-2048-webp by the real job system; "
+            "worker processes with one libvips thread each; enqueue → all ready."
+        ),
+        backend="",
+        issue="issue 5",
+        params=PARAMS,
+        times=times,
+        job_counts=job_counts,
     )

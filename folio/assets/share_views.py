@@ -18,7 +18,7 @@ from folio.assets import sharing, storage
 from folio.assets.models import Preview
 
 CSP_PAGE = (
-    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+    "default-src 'none'; img-src 'self'; style-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 CSP_FILE = "default-src 'none'; sandbox; frame-ancestors 'none'"

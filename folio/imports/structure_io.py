@@ -12,6 +12,7 @@ ignored, never dropped silently.
 """
 
 import contextlib
+import functools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -223,6 +224,24 @@ def _changed(current: dict, wanted: dict) -> dict:
     return {k: v for k, v in wanted.items() if current.get(k) != v}
 
 
+def _labelled(data: dict, obj) -> dict[str, Any]:
+    """What a row asks for, starting with its labels (when the file has label columns)."""
+    wanted: dict[str, Any] = {}
+    labels = _labels(data, obj.labels if obj else None)
+    if labels is not None:
+        wanted["labels"] = labels
+    return wanted
+
+
+def _update(code: str, changes: dict, update) -> str:
+    """The end every kind shares: an existing object is updated with only what differs, so
+    re-importing the same file changes nothing."""
+    if not changes:
+        return "unchanged"
+    update(code, **changes)
+    return "updated"
+
+
 # --- one row per kind -------------------------------------------------------------------------
 
 
@@ -263,19 +282,14 @@ def _label_only(model, data, create, update) -> str:
     if obj is None:
         create(code, label=(label or "").strip())
         return "created"
-    if label is not None and label.strip() != obj.label:
-        update(code, label=label.strip())
-        return "updated"
-    return "unchanged"
+    changes = {"label": label.strip()} if label is not None and label.strip() != obj.label else {}
+    return _update(code, changes, update)
 
 
 def _category(data, ctx) -> str:
     code = _code(data)
     obj = Category.objects.select_related("parent").filter(code=code).first()
-    wanted: dict[str, Any] = {}
-    labels = _labels(data, obj.labels if obj else None)
-    if labels is not None:
-        wanted["labels"] = labels
+    wanted = _labelled(data, obj)
     if data.get("sort_order", "").strip():
         wanted["sort_order"] = _int("sort_order", data["sort_order"])
     parent = (data.get("parent") or "").strip() or None
@@ -286,19 +300,13 @@ def _category(data, ctx) -> str:
     if "parent" in data and parent != current["parent"]:
         wanted["parent"] = parent
     changes = _changed(current, wanted)
-    if not changes:
-        return "unchanged"
-    st.update_category(code, **changes)
-    return "updated"
+    return _update(code, changes, st.update_category)
 
 
 def _channel(data, ctx) -> str:
     code = _code(data)
     obj = Channel.objects.filter(code=code).first()
-    wanted: dict[str, Any] = {}
-    labels = _labels(data, obj.labels if obj else None)
-    if labels is not None:
-        wanted["labels"] = labels
+    wanted = _labelled(data, obj)
     for name in ("locales", "currencies", "territories"):
         if name in data:
             wanted[name] = sorted(_list(data[name]))
@@ -314,19 +322,13 @@ def _channel(data, ctx) -> str:
     current = st.channel_snapshot(obj)
     current["territories"] = sorted(current["territories"])
     changes = _changed(current, wanted)
-    if not changes:
-        return "unchanged"
-    st.update_channel(code, **changes)
-    return "updated"
+    return _update(code, changes, st.update_channel)
 
 
 def _attribute_group(data, ctx) -> str:
     code = _code(data)
     obj = AttributeGroup.objects.filter(code=code).first()
-    wanted: dict[str, Any] = {}
-    labels = _labels(data, obj.labels if obj else None)
-    if labels is not None:
-        wanted["labels"] = labels
+    wanted = _labelled(data, obj)
     if data.get("sort_order", "").strip():
         wanted["sort_order"] = _int("sort_order", data["sort_order"])
     for attribute in _list(data.get("attributes", "")):
@@ -335,10 +337,7 @@ def _attribute_group(data, ctx) -> str:
         st.create_attribute_group(code, **wanted)
         return "created"
     changes = _changed(st.attribute_group_snapshot(obj), wanted)
-    if not changes:
-        return "unchanged"
-    st.update_attribute_group(code, **changes)
-    return "updated"
+    return _update(code, changes, st.update_attribute_group)
 
 
 def _attribute_settings(data: dict) -> dict:
@@ -379,10 +378,7 @@ def _attribute(data, ctx) -> str:
         )
         return "ignored"
     obj = Attribute.objects.select_related("group", "measurement_family").filter(code=code).first()
-    wanted = _attribute_settings(data)
-    labels = _labels(data, obj.labels if obj else None)
-    if labels is not None:
-        wanted["labels"] = labels
+    wanted = {**_attribute_settings(data), **_labelled(data, obj)}
     if "group" in wanted:
         ctx.grouped_by_attributes_file.add(code)
     if obj is None:
@@ -398,10 +394,7 @@ def _attribute(data, ctx) -> str:
             with contextlib.suppress(InvalidOperation):  # the service names a bad number
                 wanted[name] = st.decimal_text(Decimal(wanted[name]))
     changes = _changed(current, wanted)
-    if not changes:
-        return "unchanged"
-    st.update_attribute(code, **changes)
-    return "updated"
+    return _update(code, changes, st.update_attribute)
 
 
 def apply_group_members(ctx: Context) -> int:
@@ -439,10 +432,7 @@ def _option(data, ctx) -> str:
         changes["labels"] = labels
     if order is not None and order != obj.sort_order:
         changes["sort_order"] = order
-    if not changes:
-        return "unchanged"
-    st.update_option(attribute, code, **changes)
-    return "updated"
+    return _update(code, changes, functools.partial(st.update_option, attribute))
 
 
 def _without_reserved(codes: list[str], ctx: Context, where: str) -> list[str]:
@@ -455,10 +445,7 @@ def _without_reserved(codes: list[str], ctx: Context, where: str) -> list[str]:
 def _family(data, ctx) -> str:
     code = _code(data)
     obj = Family.objects.filter(code=code).first()
-    wanted: dict[str, Any] = {}
-    labels = _labels(data, obj.labels if obj else None)
-    if labels is not None:
-        wanted["labels"] = labels
+    wanted = _labelled(data, obj)
     if "attributes" in data:
         wanted["attributes"] = sorted(_without_reserved(_list(data["attributes"]), ctx, code))
     for name in ("label_attribute", "image_attribute"):
@@ -482,10 +469,7 @@ def _family(data, ctx) -> str:
     req_changes = {c: r for c, r in requirements.items() if have.get(c, []) != r}
     if req_changes:
         changes["requirements"] = req_changes
-    if not changes:
-        return "unchanged"
-    st.update_family(code, **changes)
-    return "updated"
+    return _update(code, changes, st.update_family)
 
 
 def _levels(data: dict) -> list[dict] | None:
@@ -527,19 +511,13 @@ def _family_variant(data, ctx) -> str:
         have = [{"axes": lv["axes"], "attributes": lv["attributes"]} for lv in current["levels"]]
         if have != levels:
             changes["levels"] = levels
-    if not changes:
-        return "unchanged"
-    st.update_family_variant(code, **changes)
-    return "updated"
+    return _update(code, changes, st.update_family_variant)
 
 
 def _association_type(data, ctx) -> str:
     code = _code(data)
     obj = AssociationType.objects.filter(code=code).first()
-    wanted: dict[str, Any] = {}
-    labels = _labels(data, obj.labels if obj else None)
-    if labels is not None:
-        wanted["labels"] = labels
+    wanted = _labelled(data, obj)
     for name in ("two_way", "quantified"):
         if data.get(name, "").strip():
             wanted[name] = _bool(name, data[name])
@@ -547,10 +525,7 @@ def _association_type(data, ctx) -> str:
         st.create_association_type(code, **wanted)
         return "created"
     changes = _changed(st.association_type_snapshot(obj), wanted)
-    if not changes:
-        return "unchanged"
-    st.update_association_type(code, **changes)
-    return "updated"
+    return _update(code, changes, st.update_association_type)
 
 
 def _group(data, ctx) -> str:
@@ -560,10 +535,8 @@ def _group(data, ctx) -> str:
     if obj is None:
         st.create_group(code, labels=labels or {})
         return "created"
-    if labels is None or labels == obj.labels:
-        return "unchanged"
-    st.update_group(code, labels=labels)
-    return "updated"
+    changes = {"labels": labels} if labels is not None and labels != obj.labels else {}
+    return _update(code, changes, st.update_group)
 
 
 ROWS = {

@@ -2,7 +2,7 @@ from datetime import datetime
 from uuid import UUID
 
 from django.http import HttpResponse
-from ninja import Header, Router, Schema
+from ninja import Field, Header, Router, Schema
 from ninja.pagination import paginate
 
 from folio.accounts.services import require
@@ -32,10 +32,17 @@ class JobOut(Schema):
     attempts: int
     max_attempts: int
     cancel_requested: bool
+    worker_id: str | None = Field(
+        None, description="the worker process that ran it last (host-pid-…); null until claimed"
+    )
 
     @staticmethod
     def resolve_created_by(obj):
         return obj.created_by.username if obj.created_by else None
+
+    @staticmethod
+    def resolve_worker_id(obj):
+        return obj.worker_id or None
 
 
 class JobDetail(JobOut):

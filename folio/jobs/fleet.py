@@ -9,6 +9,7 @@ notices a dead machine), and `reconcile()`, which brings Job rows in line with w
 happened to their RQ job when the job's own code could not (work horse killed, Redis emptied).
 """
 
+import datetime
 import os
 import socket
 import time
@@ -33,6 +34,7 @@ from folio.jobs.models import Job
 QUEUES = ["default"]
 # RQ keeps finished jobs' results this long; the Job row is the lasting record.
 RESULT_TTL = 3600
+UNQUEUED_GRACE = 30  # seconds a new job may take to reach the queue (its transaction's commit)
 
 
 class FleetBackend(RQBackend):
@@ -160,6 +162,15 @@ def reconcile() -> dict:
     """
     connection = django_rq.get_connection(QUEUES[0])
     retried = failed = requeued = 0
+    # Jobs started while Redis was unreachable have no queue entry at all (services._enqueue
+    # kept them); the grace period leaves alone those whose enqueue is just about to happen.
+    waiting = Job.objects.filter(
+        status=Job.Status.QUEUED,
+        task_result_id="",
+        created_at__lt=timezone.now() - datetime.timedelta(seconds=UNQUEUED_GRACE),
+    )
+    for pk in waiting.values_list("pk", flat=True):
+        requeued += services._enqueue(pk)
     unfinished = Job.objects.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).exclude(
         task_result_id=""
     )

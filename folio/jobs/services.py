@@ -176,14 +176,29 @@ def start_job(func_or_name, *, label: str | None = None, user=None, schedule=Non
     return row
 
 
-def _enqueue(job_id, delay: float = 0) -> None:
+def _enqueue(job_id, delay: float = 0) -> bool:
     from folio.jobs.tasks import run_job
 
     task = run_job
     if delay > 0 and run_job.get_backend().supports_defer:
         task = run_job.using(run_after=timezone.now() + datetime.timedelta(seconds=delay))
-    result = task.enqueue(str(job_id))
+    try:
+        result = task.enqueue(str(job_id))
+    except _queue_unreachable() as exc:
+        # The job is kept (queued, with no queue entry): the RQ reconciler hands it to the
+        # queue once Redis answers again, so a Redis outage delays work but loses none.
+        log.warning("job %s is waiting for the job queue, which is unreachable: %s", job_id, exc)
+        return False
     Job.objects.filter(pk=job_id, task_result_id="").update(task_result_id=str(result.id))
+    return True
+
+
+def _queue_unreachable() -> tuple[type[BaseException], ...]:
+    if settings.JOB_BACKEND != "rq":
+        return ()  # the database backend's errors are the database's: they must surface
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    return (ConnectionError, TimeoutError)
 
 
 def execute(job_id: str, worker_id: str) -> str | None:

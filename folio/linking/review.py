@@ -209,10 +209,14 @@ def review_bundle(sku: str, *, user) -> dict:
     return {"sku": product.sku, "proposals": out_proposals, "assets": out_assets}
 
 
-def approve_together(sku: str, *, proposal_ids=(), asset_ids=(), comment: str = "", user) -> dict:
+def approve_together(
+    sku: str, *, proposal_ids=(), asset_ids=(), comment: str = "", user, asset_versions=None
+) -> dict:
     """Approve the product's proposals and the next review step of its pending assets, all or
     nothing. Refused (403 when a permission is missing, else 409) with every refusal named in
-    details["refusals"] before anything is written."""
+    details["refusals"] before anything is written. `asset_versions` ({asset id: the version
+    the reviewer saw}) refuses, as a StaleWrite, a file that changed since."""
+    asset_versions = asset_versions or {}
     if user is None:
         raise PermissionDenied("approving needs a user (the reviewer)")
     require(user, "catalog.view_product")
@@ -259,7 +263,13 @@ def approve_together(sku: str, *, proposal_ids=(), asset_ids=(), comment: str = 
                 approved_proposals.append(pid)
             for aid in asset_ids:
                 current = {"asset_id": aid}
-                asset = workflow.decide(aid, approve=True, comment=comment, user=user)
+                asset = workflow.decide(
+                    aid,
+                    approve=True,
+                    comment=comment,
+                    user=user,
+                    expected_version=asset_versions.get(aid),
+                )
                 approved_assets.append({"id": aid, "status": asset.status})
     except FolioError as exc:
         # Rolled back: name the item that failed so the reviewer knows what to fix.

@@ -38,11 +38,7 @@ def publications(
     if feed:
         qs = qs.filter(feed__code=feed)
     if status:
-        if status not in Publication.Status.values:
-            raise InvalidInput(
-                f"status {status!r} is not one of {', '.join(Publication.Status.values)}",
-                details={"field": "status", "value": status},
-            )
+        _check_choice("status", status, Publication.Status.values)
         qs = qs.filter(status=status)
     return qs
 
@@ -95,21 +91,24 @@ def items(
 ) -> QuerySet:
     qs = PublishedItem.objects.filter(publication=publication)
     if action:
-        if action not in PublishedItem.Action.values:
-            raise InvalidInput(
-                f"action {action!r} is not one of {', '.join(PublishedItem.Action.values)}",
-                details={"field": "action", "value": action},
-            )
+        _check_choice("action", action, PublishedItem.Action.values)
         qs = qs.filter(action=action)
     if reason:
         known = reason_labels()
-        if known and reason not in known:
-            raise InvalidInput(
-                f"reason {reason!r} is not one of {', '.join(known)}",
-                details={"field": "reason", "value": reason},
-            )
+        if known:  # without the run module the reasons are not known: any is looked for
+            _check_choice("reason", reason, known)
         qs = _with_reason(qs, reason)
     return qs
+
+
+def _check_choice(name: str, value: str, choices) -> None:
+    """A list filter names one of a fixed set; anything else is the caller's mistake, said with
+    the choices, not an empty list."""
+    if value not in choices:
+        raise InvalidInput(
+            f"{name} {value!r} is not one of {', '.join(choices)}",
+            details={"field": name, "value": value},
+        )
 
 
 def _with_reason(qs: QuerySet, code: str) -> QuerySet:

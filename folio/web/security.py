@@ -2,11 +2,14 @@
 
 Scripts only from Folio itself: the pages load htmx and folio.js from /static and carry no
 inline script or event handler, so an injected <script> or onerror= does not run. Styles
-allow 'unsafe-inline' because templates set widths and colours in style attributes (progress
-bars, brand colour chips); CSS cannot run code. Images may also be data: and blob: URLs
-(previews of files being uploaded) and, when renditions redirect to object storage, come
-from that storage. No page may be framed (frame-ancestors, with X-Frame-Options for old
-browsers), forms post only to Folio, and no plugin content loads.
+only from Folio's stylesheets too: no <style> element and no style="…" attribute applies, so
+injected markup cannot restyle the page or lay a fake form over it. Templates carry none
+(progress bars and brand colour chips are SVG whose width/fill attributes the policy does not
+govern; htmx's injected indicator <style> is switched off in base.html); folio.js sets styles
+only through the CSSOM (element.style.x), which the policy allows. Images may also be
+data: and blob: URLs (previews of files being uploaded) and, when renditions redirect to
+object storage, come from that storage. No page may be framed (frame-ancestors, with
+X-Frame-Options for old browsers), forms post only to Folio, and no plugin content loads.
 """
 
 from functools import cache
@@ -26,7 +29,7 @@ def policy(s3_redirect: bool, s3_endpoint: str | None) -> str:
     directives = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'", "'unsafe-inline'"],
+        "style-src": ["'self'"],
         "img-src": images,
         "media-src": ["'self'", "blob:"],
         "object-src": ["'none'"],

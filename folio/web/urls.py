@@ -8,6 +8,7 @@ from folio.web.views import (
     assets,
     brandkit,
     dashboard,
+    imports,
     jobs,
     linking,
     product_models,
@@ -71,14 +72,19 @@ urlpatterns = [
     path("publishing/", publishing.channels, name="publishing"),
     path("publishing/<str:channel>/<str:feed>/", publishing.feed_page, name="feed"),
     path("publishing/<str:channel>/<str:feed>/run/", publishing.feed_run, name="feed_run"),
-    path(
-        "publications/<int:publication_id>/", publishing.publication_page, name="publication"
-    ),
+    path("publications/<int:publication_id>/", publishing.publication_page, name="publication"),
     path(
         "publications/<int:publication_id>/watch/",
         publishing.publication_watch,
         name="publication_watch",
     ),
+    # imports: runs with the upload form, one run with its report, saved column mappings
+    path("imports/", imports.imports, name="imports"),
+    path("imports/mappings/", imports.mappings, name="import_mappings"),
+    path("imports/mappings/new/", imports.mapping_new, name="import_mapping_new"),
+    path("imports/<int:run_id>/", imports.import_run, name="import_run"),
+    path("imports/<int:run_id>/watch/", imports.import_watch, name="import_watch"),
+    path("imports/<int:run_id>/run/", imports.import_run_for_real, name="import_run_for_real"),
     # shared components
     path("jobs/<uuid:job_id>/progress/", jobs.job_progress, name="job_progress"),
 ]

@@ -180,7 +180,7 @@ def test_two_workers_share_the_queue_and_run_real_jobs(fleet, folio_env, api_cli
 def test_a_failing_job_is_retried_then_listed_as_failed_with_its_error(
     fleet, folio_env, api_client
 ):
-    fleet()
+    worker = fleet()
     client = api_client("catalog_editor")
     job = start(sample_jobs.flaky_feed, client.user)
     row = finished(job)
@@ -191,8 +191,8 @@ def test_a_failing_job_is_retried_then_listed_as_failed_with_its_error(
     # Visible where people look for dead jobs: the API, the CLI, and RQ's failed registry
     # (the last attempt only: the earlier ones were retried, not given up on).
     listed = client.get("/api/v1/jobs?status=failed").json()["results"]
-    assert [(j["id"], j["attempts"], j["message"]) for j in listed] == [
-        (str(job.pk), 3, row.message)
+    assert [(j["id"], j["attempts"], j["message"], j["worker_id"]) for j in listed] == [
+        (str(job.pk), 3, row.message, worker.worker_id)
     ]
     out = run_folio(["jobs", "list", "--failed"], folio_env)
     assert out.returncode == 0, out.stderr
@@ -274,3 +274,28 @@ def test_a_job_that_vanished_from_redis_is_queued_again(fleet, redis_url):
     fleet()
     row = finished(job)
     assert (row.status, row.items_ok, row.attempts) == ("succeeded", 2, 1)
+
+
+def test_a_job_started_while_redis_is_down_waits_and_runs_once_it_is_back(
+    fleet, redis_url, settings, api_client, caplog
+):
+    client = api_client("admin")
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0", "DEFAULT_TIMEOUT": 3600}}
+    # Through the API, as a person would: the export is accepted (202) and its job kept.
+    response = client.post("/api/v1/exports", {"format": "csv"}, content_type="application/json")
+    assert response.status_code == 202, response.content
+    job = Job.objects.get(pk=response.json()["job"]["id"])
+    row = Job.objects.get(pk=job.pk)
+    assert (row.status, row.task_result_id) == ("queued", "")
+    assert "waiting for the job queue" in caplog.text
+
+    # Too new to be handed over again (its own enqueue may be about to happen) …
+    settings.RQ_QUEUES = {"default": {"URL": redis_url, "DEFAULT_TIMEOUT": 3600}}
+    assert services.reap_dead_jobs()["rq_requeued"] == 0
+    # … but once older than the grace period, the reconciler queues it, and it runs.
+    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - datetime.timedelta(minutes=5))
+    assert services.reap_dead_jobs()["rq_requeued"] == 1
+    assert Job.objects.get(pk=job.pk).task_result_id
+    fleet()
+    assert finished(job).status == "succeeded", Job.objects.get(pk=job.pk).message
+    assert services.reap_dead_jobs()["rq_requeued"] == 0  # queued once, never twice

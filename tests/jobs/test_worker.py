@@ -67,6 +67,7 @@ def test_jobs_run_in_the_worker_process(api_client, worker_process):
     # It really was the subprocess, which beats its heartbeat under its own pid.
     row = Job.objects.get(pk=counted.pk)
     assert WorkerRow.objects.get(worker_id=row.worker_id).pid == proc.pid
+    assert job_state(client, counted)["worker_id"] == row.worker_id  # shown to operators
     assert proc.poll() is None
 
 

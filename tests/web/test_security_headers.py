@@ -2,6 +2,7 @@
 referrer), HTTPS-only cookies and HSTS behind FOLIO_HTTPS, and no secret in any log line."""
 
 import datetime
+import io
 import json
 import logging
 import os
@@ -37,6 +38,9 @@ def test_pages_carry_the_security_headers(make_user):
         csp = directives(response)
         assert csp["default-src"] == "'self'"
         assert csp["script-src"] == "'self'"  # no 'unsafe-inline', no 'unsafe-eval'
+        assert csp["style-src"] == "'self'"  # no <style> element, no style="…" attribute
+        assert "unsafe-inline" not in response["Content-Security-Policy"]
+        assert "unsafe-eval" not in response["Content-Security-Policy"]
         assert csp["frame-ancestors"] == "'none'"
         assert csp["object-src"] == "'none'"
         assert csp["form-action"] == "'self'"
@@ -60,6 +64,81 @@ def test_templates_have_no_inline_script_the_policy_would_block():
         if "javascript:" in text:
             problems.append(f"{path.relative_to(REPO)}: javascript: URL")
     assert problems == []
+
+
+INLINE_STYLE = re.compile(r"<style\b|<[^>]*\sstyle\s*=", re.I)
+
+
+def test_templates_have_no_inline_style_the_policy_would_refuse():
+    """style-src 'self' refuses <style> elements and style="…" attributes: a template with
+    one would lose that styling in the browser (and a console error would say so)."""
+    problems = [
+        f"{path.relative_to(REPO)}: {match.group(0)[:80]}"
+        for path in TEMPLATES
+        for match in INLINE_STYLE.finditer(path.read_text())
+    ]
+    assert problems == []
+
+
+def test_main_pages_render_without_inline_style(shop, client_for, users):
+    """The pages as served, with real data in them (completeness bars, a brand palette, a
+    shared file): not a style attribute nor a <style> element, and the bars and colour chips
+    still carry their widths and colours, as SVG attributes."""
+    from folio.assets import sharing
+    from folio.assets.models import Collection
+
+    kit = Collection.objects.create(code="brand", name="Aqualine brand", is_brand_kit=True)
+    shop["approved"].collections.add(kit)
+    admin = client_for("admin")
+    added = admin.post("/brand-kits/brand/", {"name": "Core", "colours": "Aqualine Blue #0B5CAD"})
+    assert added.status_code in (200, 302)
+    _link, token = sharing.create_share_link(
+        name="Press",
+        collection="brand",
+        expires_at=timezone.now() + datetime.timedelta(days=1),
+        user=users["admin"],
+    )
+    asset = shop["approved"].pk
+    pages = {
+        "dashboard": "/",
+        "product grid": "/products/?channel=ecommerce&locale=en_US",
+        "product page": "/products/BT-750-BLUE/?channel=ecommerce&locale=en_US",
+        "asset library": "/assets/",
+        "asset page": f"/assets/{asset}/",
+        "SKU 360": "/sku/BT-750-BLUE/",
+        "brand kit": "/brand-kits/brand/",
+        "share page": f"/share/{token}/",
+    }
+    html = {}
+    for name, url in pages.items():
+        response = (Client() if name == "share page" else admin).get(url)
+        assert response.status_code == 200, (name, response.status_code)
+        html[name] = response.content.decode()
+        assert INLINE_STYLE.findall(html[name]) == [], name
+        assert "unsafe-inline" not in response["Content-Security-Policy"], name
+    bar = re.compile(r'<rect class="fill[^"]*" width="\d{1,3}%" height="100%"/>')
+    for name in ("dashboard", "product grid", "product page", "SKU 360"):
+        assert bar.search(html[name]), f"{name}: no completeness bar"
+    assert (
+        'fill="#0B5CAD"' in html["brand kit"] and 'aria-label="Aqualine Blue"' in html["brand kit"]
+    )
+    assert (
+        "Blue bottle front" in html["share page"] and "/static/web/share.css" in html["share page"]
+    )
+
+
+def test_publishing_feed_page_renders_without_inline_style(users, media, settings, tmp_path):
+    from folio import demo
+
+    settings.PUBLICATIONS_DIR = tmp_path / "publications"
+    settings.PUBLIC_URL = "https://demo.folio.example"
+    demo.seed(io.StringIO())
+    client = Client()
+    client.force_login(users["publisher"])
+    for url in ("/publishing/", "/publishing/marketplace/google/"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert INLINE_STYLE.findall(response.content.decode()) == [], url
 
 
 def test_https_mode_makes_cookies_secure_and_sends_hsts(tmp_path):

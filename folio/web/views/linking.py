@@ -1,8 +1,18 @@
 """Linking on the product (and product model) page: role slots with the linked assets, their
 approval and rights state for the page's channel, inheritance from the models with per-variant
 overrides, linking by picking or dragging an asset, reordering by dragging (or with buttons),
-and removing. Every change goes through folio.linking.services."""
+and removing. Every change goes through folio.linking.services.
 
+Concurrent edits: the section is rendered with the owner's links version, and every form and
+drag in it sends that version back (a hidden input, and hx-vals on the section for the
+requests the script sends; the picker's forms include the section's version input). The
+service refuses a write based on an older version (StaleWrite, nothing written); the section
+then comes back as it is now, with a message, and status 409 — which folio.js swaps in."""
+
+import json
+
+from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -13,7 +23,7 @@ from folio.assets import browse
 from folio.assets.models import Asset
 from folio.assets.previews import preview_states
 from folio.catalog.models import Channel, Product, ProductModel
-from folio.errors import InvalidInput, NotFound
+from folio.errors import InvalidInput, NotFound, StaleWrite
 from folio.linking import services as linking
 from folio.linking.models import ROLES, Link, MediaRequirement
 from folio.linking.sku360 import links_detail
@@ -92,9 +102,14 @@ def media_context(request, target, ctx: dict) -> dict:
             }
         )
     base = {"kind": kind, "key": key}
+    version = linking.links_version(target)
     return {
         "target_kind": kind,
         "target_key": key,
+        # the links version this state was read at; the forms send it back
+        "version": version,
+        # the same for the requests the script sends from inside the section (drags)
+        "hx_vals": json.dumps({"version": str(version), "target_kind": kind, "target_key": key}),
         "is_variant": target.parent_id is not None,
         "slots": slots,
         "suffix": suffix,
@@ -111,17 +126,54 @@ def media_context(request, target, ctx: dict) -> dict:
     }
 
 
-def _section(request, target, message: str = ""):
+def _section(request, target, message: str = "", *, stale: bool = False):
     ctx = channel_context(request)
     if not is_htmx(request):
+        if stale:
+            # The product (model) page shows its messages above the current state.
+            messages.error(request, _stale_message(target))
         kind, key = _kind_key(target)
         url = reverse("web:product" if kind == "product" else "web:model", args=[key])
         query = urlencode({k: ctx[k] for k in ("channel", "locale") if ctx.get(k)})
         return redirect(f"{url}?{query}#media")
-    response = render(
-        request, "web/linking/_media.html", {"media": media_context(request, target, ctx)}
-    )
+    media = media_context(request, target, ctx)
+    if stale:
+        media["stale"] = _stale_message(target)
+        response = render(request, "web/linking/_media.html", {"media": media}, status=409)
+        return announce(response, media["stale"])
+    response = render(request, "web/linking/_media.html", {"media": media})
     return announce(response, message) if message else response
+
+
+def _stale_message(target) -> str:
+    if isinstance(target, Product):
+        return _(
+            "This product's media changed since you opened the page — here is the current "
+            "state; nothing was changed."
+        )
+    return _(
+        "This product model's media changed since you opened the page — here is the current "
+        "state; nothing was changed."
+    )
+
+
+def _seen_version(request) -> int | None:
+    """The links version the form was rendered with; None when it sends none (an older page
+    or a script), which writes without the check, as the API does without a version."""
+    raw = (request.POST.get("version") or "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+def _posted_target(request) -> Product | ProductModel | None:
+    """The page's product or model as its forms name it (to show it again when the link a
+    form acted on is gone); None when the form does not name one."""
+    kind, key = request.POST.get("target_kind"), request.POST.get("target_key")
+    if kind not in ("product", "model") or not key:
+        return None
+    try:
+        return _target(kind, key)
+    except NotFound:
+        return None
 
 
 @page("linking.view_link")
@@ -139,25 +191,41 @@ def link_add(request, kind: str, key: str):
         asset_id = int(request.POST.get("asset_id") or "")
     except ValueError:
         raise InvalidInput(_("choose an asset to link"), details={"field": "asset_id"}) from None
-    link = linking.link(
-        target,
-        asset_id,
-        role,
-        locale=ctx["locale"] if scope in ("locale", "both") else "",
-        channel=ctx["channel"] if scope in ("channel", "both") else None,
-        user=request.user,
-    )
+    try:
+        link = linking.link(
+            target,
+            asset_id,
+            role,
+            locale=ctx["locale"] if scope in ("locale", "both") else "",
+            channel=ctx["channel"] if scope in ("channel", "both") else None,
+            user=request.user,
+            expected_version=_seen_version(request),
+        )
+    except StaleWrite:
+        return _section(request, target, stale=True)
     return _section(
         request, target, _("Linked as %(role)s #%(n)s") % {"role": role, "n": link.position}
     )
 
 
-def _link(link_id: int) -> Link:
+class _Gone(Exception):
+    """The link a form acted on was removed since its page was rendered."""
+
+    def __init__(self, target):
+        self.target = target
+
+
+def _link(request, link_id: int) -> Link:
     found = Link.objects.select_related("product", "product_model__family_variant").filter(
         pk=link_id
     )
     link = found.first()
     if link is None:
+        # Removed meanwhile (by someone else, or in another tab): when the form names its
+        # page, that page is stale — show it as it is now rather than a bare "not found".
+        target = _posted_target(request)
+        if target is not None:
+            raise _Gone(target)
         raise NotFound(_("no link %(id)s") % {"id": link_id}, details={"link_id": link_id})
     return link
 
@@ -168,20 +236,32 @@ def _owner(link: Link):
 
 @page("linking.change_link", methods=("POST",))
 def link_move(request, link_id: int):
-    link = _link(link_id)
+    try:
+        link = _link(request, link_id)
+    except _Gone as gone:
+        return _section(request, gone.target, stale=True)
     try:
         position = int(request.POST.get("position") or "")
     except ValueError:
         raise InvalidInput(_("give the new position"), details={"field": "position"}) from None
-    linking.move(link_id, position, user=request.user)
+    try:
+        linking.move(link_id, position, user=request.user, expected_version=_seen_version(request))
+    except StaleWrite:
+        return _section(request, _owner(link), stale=True)
     return _section(request, _owner(link), _("Moved to position %(n)s") % {"n": position})
 
 
 @page("linking.delete_link", methods=("POST",))
 def link_remove(request, link_id: int):
-    link = _link(link_id)
+    try:
+        link = _link(request, link_id)
+    except _Gone as gone:
+        return _section(request, gone.target, stale=True)
     owner = _owner(link)
-    linking.unlink(link_id, user=request.user)
+    try:
+        linking.unlink(link_id, user=request.user, expected_version=_seen_version(request))
+    except StaleWrite:
+        return _section(request, owner, stale=True)
     return _section(request, owner, _("Link removed"))
 
 
@@ -191,8 +271,15 @@ def link_clear(request, kind: str, key: str):
     target = _target(kind, key)
     role = request.POST.get("role") or ""
     owner = {"product": target} if isinstance(target, Product) else {"product_model": target}
-    for link_id in Link.objects.filter(**owner, role=role).values_list("pk", flat=True):
-        linking.unlink(link_id, user=request.user)
+    version = _seen_version(request)
+    try:
+        # One removal per link, each based on the version the one before answered: the first
+        # checks the page's version, and a refusal anywhere undoes the removals before it.
+        with transaction.atomic():
+            for link_id in Link.objects.filter(**owner, role=role).values_list("pk", flat=True):
+                version = linking.unlink(link_id, user=request.user, expected_version=version)
+    except StaleWrite:
+        return _section(request, target, stale=True)
     return _section(request, target, _("%(role)s: the model's files apply again") % {"role": role})
 
 

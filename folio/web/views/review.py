@@ -1,5 +1,10 @@
 """Review: what waits for a decision, and a product's proposed changes together with the
-pending files it uses, approved in one go (or rejected one by one, saying why)."""
+pending files it uses, approved in one go (or rejected one by one, saying why).
+
+Concurrent edits: the page sends back the version of each file it showed, and the services
+refuse a decision on a file that changed since (StaleWrite), or on a proposal someone else
+decided meanwhile (Conflict). Nothing is decided then; the page comes back as it is now, with
+a message, and status 409."""
 
 from django.contrib import messages
 from django.db.models import Count, Min, prefetch_related_objects
@@ -13,7 +18,7 @@ from folio.assets.models import Asset
 from folio.assets.previews import preview_states
 from folio.catalog import services as catalog
 from folio.catalog.models import Proposal
-from folio.errors import InvalidInput
+from folio.errors import Conflict, InvalidInput
 from folio.linking import review
 from folio.web.views.base import page
 
@@ -46,7 +51,23 @@ def review_index(request):
 @page("catalog.view_product", methods=("GET", "POST"))
 def review_page(request, sku: str):
     if request.method == "POST":
-        return _decide(request, sku)
+        try:
+            return _decide(request, sku)
+        except Conflict as exc:
+            # Someone decided or changed something on this page since it was opened: show it
+            # as it is now (the reviewer's comment kept) instead of an error page.
+            stale = _(
+                "This product's review changed since you opened the page — here is the "
+                "current state; nothing was changed."
+            )
+            comment = request.POST.get("comment") or ""
+            return _render(request, sku, stale=stale, why=exc.message, comment=comment, status=409)
+    return _render(request, sku)
+
+
+def _render(
+    request, sku: str, *, stale: str = "", why: str = "", comment: str = "", status: int = 200
+):
     bundle = review.review_bundle(sku, user=request.user)
     assets = list(Asset.objects.filter(pk__in=[a["id"] for a in bundle["assets"]]))
     return render(
@@ -56,14 +77,31 @@ def review_page(request, sku: str):
             "section": "review",
             "bundle": bundle,
             "previews": preview_states(assets) if assets else {},
+            # the version of each file as shown: a decision on a file changed since is refused
+            "versions": {a.pk: a.version for a in assets},
             "may_approve_any": any(p["may_approve"] for p in bundle["proposals"])
             or any(a["may_decide"] for a in bundle["assets"]),
+            "stale": stale,
+            "why": why,
+            "comment": comment,
         },
+        status=status,
     )
 
 
 def _ids(values) -> list[int]:
     return [int(x) for x in values if str(x).isdigit()]
+
+
+def _seen_versions(post) -> dict[int, int]:
+    """{asset id: the version the page showed}, from its asset_version_<id> inputs; a file
+    without one (an older page) is decided without the check, as the API does."""
+    out = {}
+    for name, raw in post.items():
+        number = name.removeprefix("asset_version_")
+        if number != name and number.isdigit() and raw.isdigit():
+            out[int(number)] = int(raw)
+    return out
 
 
 def _decide(request, sku: str):
@@ -77,6 +115,7 @@ def _decide(request, sku: str):
             asset_ids=_ids(request.POST.getlist("asset")),
             comment=comment,
             user=request.user,
+            asset_versions=_seen_versions(request.POST),
         )
         messages.success(
             request,
@@ -93,7 +132,13 @@ def _decide(request, sku: str):
         messages.success(request, _("Proposal rejected."))
     elif kind == "reject-asset" and number.isdigit():
         require(request.user, "assets.approve_asset")
-        workflow.decide(int(number), approve=False, comment=comment, user=request.user)
+        workflow.decide(
+            int(number),
+            approve=False,
+            comment=comment,
+            user=request.user,
+            expected_version=_seen_versions(request.POST).get(int(number)),
+        )
         messages.success(request, _("File rejected."))
     else:
         raise InvalidInput(_("unknown action %(a)r") % {"a": action}, details={"field": "action"})
