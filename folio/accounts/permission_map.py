@@ -261,6 +261,12 @@ OPERATIONS: dict[str, Rule] = {
         "imports.add_importrun", note="each row also needs the permission for what it writes"
     ),
     f"GET {V}/imports": _r(SIGNED_IN, note="own imports; all with imports.view_importrun"),
+    f"POST {V}/imports/{{run_id}}/run": _r(
+        "imports.add_importrun",
+        hidden_without="imports.view_importrun",
+        note="own dry runs without imports.view_importrun; each row also needs the permission "
+        "for what it writes",
+    ),
     f"GET {V}/imports/{{run_id}}": _r(
         "imports.view_importrun", hidden_without="imports.view_importrun", note=OWN
     ),

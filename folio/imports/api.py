@@ -208,6 +208,19 @@ def start_import(request, file: File[UploadedFile]):
     return Status(202, services.get_import(run.pk, request.user))
 
 
+@router.post(
+    "/imports/{int:run_id}/run",
+    response={202: ImportRunOut},
+    summary="Run a finished dry run for real: its file (kept for FOLIO_STALE_FILE_GRACE after "
+    "the upload) is imported again with the dry run's options and mapping, this time writing. "
+    "Answers 202 with the new run; 409 when the file is no longer kept (already run for real, "
+    "or too old: upload it again) or the dry run has not finished; 422 when it is not a dry run.",
+)
+def run_dry_run_for_real(request, run_id: int):
+    run = services.run_dry_run_for_real(run_id, request.user)
+    return Status(202, services.get_import(run.pk, request.user))
+
+
 @router.get("/imports", response=list[ImportRunOut], summary="Import runs, newest first")
 @paginate(Pagination, ordering=("-id",))
 def list_imports(request, **kwargs):

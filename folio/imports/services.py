@@ -5,12 +5,14 @@ its problem report — can be read through the API.
 """
 
 import logging
+import os
 import shutil
 import time
 import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
 from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
@@ -358,23 +360,134 @@ def create_run(
         mapping=m,
         created_by=user,
         via=via,
-        options={k: val for k, val in options.items() if val not in (None, False, "")},
+        # The mapping's name too: the foreign key is cleared when the mapping is deleted, and a
+        # dry run's real run must then refuse rather than read the file without it.
+        options={
+            **{k: val for k, val in options.items() if val not in (None, False, "")},
+            **({"mapping": m.name} if m else {}),
+        },
     )
 
 
 def start_import(uploaded, name: str, *, user, **options) -> ImportRun:
-    """API: keep the upload, record the run, start its job."""
+    """API and web: keep the upload, record the run, start its job. A dry run's upload is
+    also kept for run_dry_run_for_real (keep_dry_run_upload)."""
     require(user, "imports.add_importrun")
     staged = stage_upload(uploaded, name)
+    run = None
     try:
         with transaction.atomic():
             run = create_run(name, user=user, via="api", staged=staged, **options)
+            if run.dry_run:
+                # Before the job is queued (on commit): it deletes `staged` when it ends.
+                keep_dry_run_upload(run, staged)
             run.job = start_job(import_job, label=f"Import {name}"[:300], user=user, run_id=run.pk)
             run.save(update_fields=["job"])
     except BaseException:
         shutil.rmtree(staged.parent, ignore_errors=True)
+        if run is not None and run.pk:
+            shutil.rmtree(kept_upload_folder(run.pk), ignore_errors=True)
         raise
     return run
+
+
+# --- a dry run's file, kept to run it for real ----------------------------------------------
+#
+# The import job deletes its uploaded copy when the run ends, so a dry run cannot be run again
+# from it. A second copy is kept in the staging folder, in a folder named after the dry run.
+# No run names that folder (staged_path), so prune_runs sweeps it like any leftover upload once
+# FOLIO_STALE_FILE_GRACE (an hour by default) has passed: within that time the dry run can be
+# run for real; after it, the file is uploaded again.
+
+# The reading options a run keeps (run.options) that a real run after a dry run repeats.
+READING_OPTIONS = ("kind", "encoding", "delimiter", "decimal_comma", "sheet")
+
+
+def kept_upload_folder(run_id: int) -> Path:
+    return staging_dir() / f"dry-run-{int(run_id)}"
+
+
+def keep_dry_run_upload(run: ImportRun, staged: Path) -> Path:
+    """Keep the staged upload of a dry run for run_dry_run_for_real. A hard link when the
+    file system allows it (the upload is not read or stored twice; the job deleting its own
+    name leaves this one), else a copy."""
+    folder = kept_upload_folder(run.pk)
+    folder.mkdir(exist_ok=True)
+    kept = folder / staged.name
+    try:
+        os.link(staged, kept)
+    except OSError:
+        shutil.copyfile(staged, kept)
+    return kept
+
+
+def _no_longer_kept(run: ImportRun) -> Conflict:
+    return Conflict(
+        f"the file of dry run {run.pk} is no longer kept (it was run for real already, or "
+        "longer ago than FOLIO_STALE_FILE_GRACE): upload it again to import it",
+        details={"run": run.pk},
+    )
+
+
+def dry_run_file_kept(run: ImportRun) -> bool:
+    """Can this run be run for real (a finished dry run whose file is still kept)?"""
+    folder = kept_upload_folder(run.pk)
+    return (
+        run.dry_run
+        and run.status == ImportRun.Status.DONE
+        and folder.is_dir()
+        and any(folder.iterdir())
+    )
+
+
+def run_dry_run_for_real(run_id: int, user) -> ImportRun:
+    """Import the file of a finished dry run with the dry run's options and mapping, this
+    time writing. The kept file is claimed by renaming its folder (atomic): of two clicks or
+    calls, one starts the import and the other gets a Conflict. Once the real run has started
+    (it stages its own copy) the kept copy is deleted."""
+    dry = get_import(run_id, user)  # others' runs: 404 without imports.view_importrun
+    require(user, "imports.add_importrun")
+    if not dry.dry_run:
+        raise InvalidInput(f"import {dry.pk} is not a dry run", details={"run": dry.pk})
+    if dry.status != ImportRun.Status.DONE:
+        raise Conflict(
+            f"dry run {dry.pk} is {dry.status}: only a finished dry run is run for real",
+            details={"run": dry.pk, "status": dry.status},
+        )
+    if dry.options.get("mapping") and not dry.mapping_id:
+        raise Conflict(
+            f"the column mapping {dry.options['mapping']!r} of dry run {dry.pk} was deleted: "
+            "import the file again with a mapping",
+            details={"run": dry.pk, "mapping": dry.options["mapping"]},
+        )
+    folder = kept_upload_folder(dry.pk)
+    claimed = folder.with_name(f"{folder.name}-claimed-{uuid.uuid4().hex}")
+    try:
+        folder.rename(claimed)
+    except OSError:  # gone (swept, or claimed by another call)
+        raise _no_longer_kept(dry) from None
+    try:
+        held = next(iter(sorted(claimed.iterdir())), None)
+        if held is None:
+            raise _no_longer_kept(dry)
+        options = {k: dry.options.get(k) for k in READING_OPTIONS}
+        try:
+            with open(held, "rb") as handle:
+                return start_import(
+                    File(handle, name=held.name),
+                    dry.source,
+                    user=user,
+                    dry_run=False,
+                    all_or_nothing=dry.all_or_nothing,
+                    mapping=dry.mapping.name if dry.mapping_id else None,
+                    **options,
+                )
+        except FolioError:
+            # Not started (too large, a mapping deleted meanwhile…): it can be tried again.
+            claimed.rename(folder)
+            raise
+    finally:
+        shutil.rmtree(claimed, ignore_errors=True)
 
 
 @job("Import products, models or structure from a file", max_attempts=1)

@@ -392,6 +392,8 @@ CALLS: dict[str, Call] = {
     f"GET {V}/imports/{{run_id}}": C(f"{V}/imports/{{import_run}}"),
     f"GET {V}/imports/{{run_id}}/problems": C(f"{V}/imports/{{import_run}}/problems"),
     f"GET {V}/imports/{{run_id}}/problems.csv": C(f"{V}/imports/{{import_run}}/problems.csv"),
+    # the first allowed caller (admin) claims the dry run's kept file; later ones get 409
+    f"POST {V}/imports/{{run_id}}/run": C(f"{V}/imports/{{dry_run}}/run"),
     f"POST {V}/exports": C(f"{V}/exports", {"what": "products"}),
     f"GET {V}/exports": C(f"{V}/exports"),
     f"GET {V}/exports/{{run_id}}": C(f"{V}/exports/{{export_run}}"),
@@ -671,6 +673,8 @@ def build_catalog(admin: Client) -> dict:
     # imports and exports: a mapping, an import run, an export run with its file
     post(f"{V}/imports/mappings", {"name": "h-spare"})
     ids["import_run"] = _ok(admin.post(f"{V}/imports", _csv(ids)), "import")["id"]
+    dry_run = admin.post(f"{V}/imports", {**_csv(ids), "dry_run": "true"})
+    ids["dry_run"] = _ok(dry_run, "dry run")["id"]
     export = post(f"{V}/exports", {"what": "products"})
     ids["export_run"] = export["id"]
     # publishing: a spare feed, a feed schedule, a publication, a webhook with a delivery
@@ -697,6 +701,10 @@ def build_catalog(admin: Client) -> dict:
             row.kind == make_previews.job_name and row.params.get("version_id") == current
         ):
             jobs.execute(str(row.pk), "matrix-test")
+    # the dry run finishes (its file stays kept), so that it can be run for real
+    from folio.imports.models import ImportRun
+
+    jobs.execute(str(ImportRun.objects.get(pk=ids["dry_run"]).job_id), "matrix-test")
     from folio.renditions.jobs import rerender_preset
 
     ids["job"] = jobs.start_job(

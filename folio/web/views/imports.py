@@ -9,11 +9,8 @@ run with imports.view_importrun), list_mappings. Nothing here reads or writes a 
 """
 
 import shutil
-import uuid
-from pathlib import Path
 
 from django.contrib import messages
-from django.core.files import File
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -22,8 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from folio.accounts.services import require
-from folio.assets.services import safe_filename
-from folio.errors import FolioError, InvalidInput
+from folio.errors import Conflict, FolioError, InvalidInput
 from folio.imports import services
 from folio.imports.limits import limit
 from folio.imports.models import ImportProblem, ImportRun
@@ -39,8 +35,6 @@ nav.register(
 RECENT_RUNS = 50
 PROBLEMS_PER_PAGE = 50
 DELIMITERS = {"": "", "semicolon": ";", "comma": ",", "tab": "\t", "pipe": "|"}
-# The reading options a run keeps (run.options) and a real run after a dry run repeats.
-READING_OPTIONS = ("kind", "encoding", "delimiter", "decimal_comma", "sheet")
 COUNT_LABELS = (
     ("rows", gettext_lazy("Rows")),
     ("created", gettext_lazy("Created")),
@@ -54,33 +48,6 @@ COUNT_LABELS = (
 
 def _flag(value) -> bool:
     return str(value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-# --- the dry run's file, kept for "Run for real" --------------------------------------------------
-#
-# The import job deletes its uploaded copy when the run ends, so a dry run cannot be run again
-# from it. The page keeps a second copy in the imports staging folder, in a folder named after
-# the dry run. No run names that folder, so services.prune_runs sweeps it like any leftover
-# upload once FOLIO_STALE_FILE_GRACE (an hour by default) has passed: within that time the dry
-# run can be run for real; after it, the file is uploaded again.
-
-
-def _held_folder(run_id: int) -> Path:
-    return services.staging_dir() / f"web-dry-run-{int(run_id)}"
-
-
-def _hold(run: ImportRun, uploaded) -> None:
-    folder = _held_folder(run.pk)
-    folder.mkdir(exist_ok=True)
-    with open(folder / safe_filename(Path(run.source).name or "upload"), "wb") as out:
-        for chunk in uploaded.chunks():  # chunks() starts again at the beginning
-            out.write(chunk)
-
-
-def _held_file(run_id: int) -> Path | None:
-    folder = _held_folder(run_id)
-    files = sorted(folder.iterdir()) if folder.is_dir() else []
-    return files[0] if files else None
 
 
 # --- the runs and the upload form --------------------------------------------------------------
@@ -105,12 +72,12 @@ def _start(request, form: dict) -> ImportRun:
         raise InvalidInput(_("Choose a file to import."), details={"field": "file"})
     if form["delimiter"] not in DELIMITERS:
         raise InvalidInput(_("Choose a delimiter from the list."), details={"field": "delimiter"})
-    dry_run = form["mode"] == "dry_run"
-    run = services.start_import(
+    # A dry run's file is kept by start_import itself, for "Run for real".
+    return services.start_import(
         uploaded,
         uploaded.name or "upload",
         user=request.user,
-        dry_run=dry_run,
+        dry_run=form["mode"] == "dry_run",
         all_or_nothing=form["all_or_nothing"],
         mapping=form["mapping"] or None,
         kind=form["kind"] or None,
@@ -119,9 +86,6 @@ def _start(request, form: dict) -> ImportRun:
         decimal_comma=form["decimal_comma"],
         sheet=form["sheet"] or None,
     )
-    if dry_run:
-        _hold(run, uploaded)
-    return run
 
 
 @page(methods=("GET", "POST"))
@@ -210,10 +174,7 @@ def import_run(request, run_id: int):
             files=counts.get("files", []),
             problems=problem_page,
             can_run_for_real=(
-                run.dry_run
-                and run.status == ImportRun.Status.DONE
-                and request.user.has_perm("imports.add_importrun")
-                and _held_file(run.pk) is not None
+                request.user.has_perm("imports.add_importrun") and services.dry_run_file_kept(run)
             ),
             can_import=request.user.has_perm("imports.add_importrun"),
         )
@@ -234,42 +195,13 @@ def import_watch(request, run_id: int):
 
 @page("imports.add_importrun", methods=("POST",))
 def import_run_for_real(request, run_id: int):
-    """The dry run's file, imported with the dry run's options, this time writing."""
-    dry = services.get_import(run_id, request.user)
-    # Claimed by renaming its folder (atomic): of two clicks, only one imports the file.
-    folder = _held_folder(dry.pk)
-    claimed = folder.with_name(f"{folder.name}-claimed-{uuid.uuid4().hex}")
+    """The dry run's file, imported with the dry run's options, this time writing (as
+    POST /api/v1/imports/{id}/run): services.run_dry_run_for_real."""
     try:
-        folder.rename(claimed)
-    except OSError:
-        claimed = None
-    held = next(iter(sorted(claimed.iterdir())), None) if claimed else None
-    if not dry.dry_run or held is None:
-        if claimed is not None:
-            shutil.rmtree(claimed, ignore_errors=True)
-        messages.error(
-            request,
-            _("The file of this dry run is no longer kept: upload it again to import it."),
-        )
-        return redirect(reverse("web:import_run", args=[dry.pk]))
-    options = {k: dry.options.get(k) for k in READING_OPTIONS}
-    try:
-        with open(held, "rb") as handle:
-            run = services.start_import(
-                File(handle, name=held.name),
-                dry.source,
-                user=request.user,
-                dry_run=False,
-                all_or_nothing=dry.all_or_nothing,
-                mapping=dry.mapping.name if dry.mapping_id else None,
-                **options,
-            )
-    except FolioError:
-        claimed.rename(folder)  # not started (a mapping deleted meanwhile…): try again later
-        raise
-    finally:
-        if claimed.exists():
-            shutil.rmtree(claimed, ignore_errors=True)
+        run = services.run_dry_run_for_real(run_id, request.user)
+    except (Conflict, InvalidInput) as exc:  # already run, no longer kept, not a dry run
+        messages.error(request, exc.message)
+        return redirect(reverse("web:import_run", args=[run_id]))
     messages.success(request, _("Import %(id)s started.") % {"id": run.pk})
     return redirect(reverse("web:import_run", args=[run.pk]))
 
