@@ -41,6 +41,14 @@ def api_client(make_user):
     return make
 
 
+@pytest.fixture
+def var_dir(settings, tmp_path):
+    """A var folder of this test's own: uploads, imports' staged and kept files."""
+    settings.VAR_DIR = tmp_path / "var"
+    settings.VAR_DIR.mkdir()
+    return settings.VAR_DIR
+
+
 @pytest.fixture(params=sorted(ROLES))
 def each_role(request):
     return request.param

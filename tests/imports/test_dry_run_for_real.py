@@ -18,14 +18,6 @@ from folio.jobs.services import execute
 GOOD = "sku;family;name-en_US;color\nA;bottles;Alpha;blue\nB;bottles;Beta;green\n"
 
 
-@pytest.fixture
-def var_dir(settings, tmp_path):
-    """Uploads and kept files are staged under this test's own folder."""
-    settings.VAR_DIR = tmp_path / "var"
-    settings.VAR_DIR.mkdir()
-    return settings.VAR_DIR
-
-
 def run_jobs():
     """Run the queued jobs here, as the worker would."""
     for job in Job.objects.filter(status=Job.Status.QUEUED).order_by("created_at"):

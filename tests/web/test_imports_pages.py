@@ -23,14 +23,6 @@ WITH_A_BAD_ROW = "sku;family;name-en_US;color\nA;bottles;Alpha;blue\nB;bottles;B
 GOOD = "sku;family;name-en_US;color\nA;bottles;Alpha;blue\nB;bottles;Beta;green\n"
 
 
-@pytest.fixture
-def var_dir(settings, tmp_path):
-    """Uploads are staged under this test's own folder."""
-    settings.VAR_DIR = tmp_path / "var"
-    settings.VAR_DIR.mkdir()
-    return settings.VAR_DIR
-
-
 def html(response) -> str:
     return response.content.decode()
 
