@@ -110,6 +110,15 @@ def int_param(value, default: int, *, low: int = 1, high: int = 10**6) -> int:
     return max(low, min(high, number))
 
 
+def posted_version(value) -> int | None:
+    """The version a form was rendered with; None when it sends none (an older page or a
+    script), which writes without the check, as the API does without a version."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def can(user, perm: str) -> bool:
     return user.has_perm(perm)
 

@@ -27,7 +27,7 @@ from folio.errors import InvalidInput, NotFound, StaleWrite
 from folio.linking import services as linking
 from folio.linking.models import ROLES, Link, MediaRequirement
 from folio.linking.sku360 import links_detail
-from folio.web.views.base import announce, channel_context, is_htmx, page
+from folio.web.views.base import announce, channel_context, is_htmx, page, posted_version
 
 PICKER_SIZE = 24
 
@@ -157,13 +157,6 @@ def _stale_message(target) -> str:
     )
 
 
-def _seen_version(request) -> int | None:
-    """The links version the form was rendered with; None when it sends none (an older page
-    or a script), which writes without the check, as the API does without a version."""
-    raw = (request.POST.get("version") or "").strip()
-    return int(raw) if raw.isdigit() else None
-
-
 def _posted_target(request) -> Product | ProductModel | None:
     """The page's product or model as its forms name it (to show it again when the link a
     form acted on is gone); None when the form does not name one."""
@@ -199,7 +192,7 @@ def link_add(request, kind: str, key: str):
             locale=ctx["locale"] if scope in ("locale", "both") else "",
             channel=ctx["channel"] if scope in ("channel", "both") else None,
             user=request.user,
-            expected_version=_seen_version(request),
+            expected_version=posted_version(request.POST.get("version")),
         )
     except StaleWrite:
         return _section(request, target, stale=True)
@@ -245,7 +238,12 @@ def link_move(request, link_id: int):
     except ValueError:
         raise InvalidInput(_("give the new position"), details={"field": "position"}) from None
     try:
-        linking.move(link_id, position, user=request.user, expected_version=_seen_version(request))
+        linking.move(
+            link_id,
+            position,
+            user=request.user,
+            expected_version=posted_version(request.POST.get("version")),
+        )
     except StaleWrite:
         return _section(request, _owner(link), stale=True)
     return _section(request, _owner(link), _("Moved to position %(n)s") % {"n": position})
@@ -259,7 +257,9 @@ def link_remove(request, link_id: int):
         return _section(request, gone.target, stale=True)
     owner = _owner(link)
     try:
-        linking.unlink(link_id, user=request.user, expected_version=_seen_version(request))
+        linking.unlink(
+            link_id, user=request.user, expected_version=posted_version(request.POST.get("version"))
+        )
     except StaleWrite:
         return _section(request, owner, stale=True)
     return _section(request, owner, _("Link removed"))
@@ -271,7 +271,7 @@ def link_clear(request, kind: str, key: str):
     target = _target(kind, key)
     role = request.POST.get("role") or ""
     owner = {"product": target} if isinstance(target, Product) else {"product_model": target}
-    version = _seen_version(request)
+    version = posted_version(request.POST.get("version"))
     try:
         # One removal per link, each based on the version the one before answered: the first
         # checks the page's version, and a refusal anywhere undoes the removals before it.

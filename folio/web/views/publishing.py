@@ -28,7 +28,7 @@ from folio.jobs.models import Schedule
 from folio.publishing import destinations, events, feeds, history
 from folio.publishing.models import Feed, Publication
 from folio.web import nav
-from folio.web.views.base import field_errors, page
+from folio.web.views.base import field_errors, page, posted_version
 
 nav.register(
     nav.NavEntry(
@@ -198,13 +198,6 @@ def _by_setting(errors: dict[str, list[str]]) -> dict[str, list[str]]:
     return out
 
 
-def _version(text: str) -> int | None:
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        return None
-
-
 @page("publishing.view_feed", methods=("GET", "POST"))
 def feed_page(request, channel: str, feed: str):
     found = feeds.get_feed(channel, feed)
@@ -221,7 +214,7 @@ def feed_page(request, channel: str, feed: str):
                     channel,
                     feed,
                     patch,
-                    expected_version=_version(request.POST.get("version")),
+                    expected_version=posted_version(request.POST.get("version")),
                     user=request.user,
                 )
         except (InvalidInput, Conflict) as exc:
