@@ -97,6 +97,9 @@ MIDDLEWARE = [
     "folio.web.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # after sessions, before common: Django's LocaleMiddleware (the footer switcher's cookie,
+    # else Accept-Language, else LANGUAGE_CODE), but only pages get Vary: Accept-Language
+    "folio.web.locale.PageLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -176,7 +179,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en-us"  # the default UI language; also the Shopify connector's own language
+# The UI languages shipped: a catalogue for each in folio/locale/<code>/LC_MESSAGES/django.po
+# (docs/architecture.md, "Translating the web UI"). English is the source language.
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [Path(__file__).resolve().parent / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from folio.accounts.forms import AdminLoginForm, LoginForm
 from folio.api import api
@@ -23,6 +24,9 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the footer's switcher
+    # folio.js's messages in the page's language (no login: the sign-in page uses it too).
+    path("i18n/js/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("share/", include("folio.assets.share_urls")),  # public share links, no login
     path("webhooks/dam/<slug:system_code>", dam_webhook),  # HMAC-signed, no session

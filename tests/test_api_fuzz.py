@@ -32,6 +32,7 @@ from werkzeug.test import Client
 
 from folio import demo
 from folio.accounts import services
+from folio.assets import editing
 from folio.wsgi import application
 
 EXAMPLES_PER_OPERATION = 5
@@ -64,6 +65,9 @@ def demo_catalog(db, settings, tmp_path):
     settings.PUBLICATIONS_DIR = tmp_path / "publications"
     settings.UPLOAD_DIR.mkdir()
     demo.seed(io.StringIO())
+    # The demo has no custom asset fields; one of each kind gives their endpoints real objects.
+    editing.create_custom_field("photographer", type="text")
+    editing.create_custom_field("usage", type="select", options=["web", "print"])
 
 
 @pytest.fixture
@@ -104,31 +108,42 @@ def test_every_operation_answers_as_its_schema_says(admin_token, wsgi_in_test_tr
     assert len(answered_2xx) > tried * 0.6, sorted(answered_2xx)
 
 
-def _existing(get, path: str) -> dict[str, str]:
-    """Values for the path's parameters that name real objects: the first item of the list
-    one level up (`/catalog/families/{code}` → GET /catalog/families → its first code), so
-    that generated requests reach real products, assets and feeds, not only 404s."""
-    values: dict[str, str] = {}
-    for name in PATH_PARAM.findall(path):
-        parent = path[: path.index("/{" + name + "}")].format(**values)
-        response = get(parent)
-        if response.status_code != 200 or not response.is_json:
-            break
-        body = response.get_json()
-        items = body.get("items", body.get("results")) if isinstance(body, dict) else body
-        first = next(
-            (
-                item
-                for item in items or []
-                if isinstance(item, dict)
-                and item.get(_field(name, item)) not in (None, "", "fuzzer")
-            ),
-            None,
-        )
-        if first is None:
-            break
-        values[name] = str(first[_field(name, first)])
-    return values
+def _existing(get, path: str, values: dict[str, str] | None = None) -> dict[str, str]:
+    """Values for the path's parameters that name real objects: an item of the list one level
+    up (`/catalog/families/{code}` → GET /catalog/families → its first code), so that
+    generated requests reach real products, assets and feeds, not only 404s. Where the first
+    item has nothing below it (a text attribute has no options), the next ones are tried."""
+    values = dict(values or {})
+    names = PATH_PARAM.findall(path)
+    if len(values) == len(names):
+        return values
+    name = names[len(values)]
+    parent = path[: path.index("/{" + name + "}")].format(**values)
+    response = get(parent)
+    if response.status_code != 200 or not response.is_json:
+        return values
+    body = response.get_json()
+    items = body.get("items", body.get("results")) if isinstance(body, dict) else body
+    candidates = [
+        item
+        for item in items or []
+        if isinstance(item, dict) and item.get(_field(name, item)) not in (None, "", "fuzzer")
+    ]
+    best = values
+    for item in candidates[:10]:
+        chosen = {**values, name: str(item[_field(name, item)])}
+        # Parameters after this one that the listed item names itself (a family's media
+        # requirement is listed with its channel and role; there is no list per channel).
+        for later in names[len(chosen) :]:
+            if item.get(later) in (None, ""):
+                break
+            chosen[later] = str(item[later])
+        found = _existing(get, path, chosen)
+        if len(found) == len(names):
+            return found
+        if len(found) > len(best):
+            best = found
+    return best
 
 
 def _field(name: str, item: dict) -> str:

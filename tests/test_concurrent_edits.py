@@ -7,6 +7,7 @@ version goes up), write again with the old version (409, details.current == GET,
 unchanged afterwards).
 """
 
+import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -162,6 +163,36 @@ def make_linked_model(c):
     return [make_asset(c) for _ in range(2)]
 
 
+def make_tag(c):
+    _ok(call(c, "patch", f"/api/v1/assets/{make_asset(c)}", {"tags": ["summer"]}))
+
+
+def make_custom_field(c):
+    _ok(call(c, "post", "/api/v1/asset-custom-fields", {"code": "shoot", "type": "text"}))
+
+
+def make_workflow(c):
+    body = {"code": "print", "steps": [{"name": "brand"}, {"name": "legal"}]}
+    _ok(call(c, "post", "/api/v1/asset-workflows", body))
+
+
+def make_share_link(c):
+    expires = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30)).isoformat()
+    body = {"name": "Press", "assets": [make_asset(c)], "expires_at": expires}
+    return _ok(call(c, "post", "/api/v1/share-links", body))["id"]
+
+
+def make_user(c):
+    _ok(call(c, "post", "/api/v1/users", {"username": "vera", "roles": ["viewer"]}))
+
+
+MEDIA_REQUIREMENT = "/api/v1/catalog/families/bottles/media-requirements/ecommerce/main"
+
+
+def make_media_requirement(c):
+    _ok(call(c, "put", MEDIA_REQUIREMENT, {"min_count": 1}))
+
+
 @dataclass
 class Case:
     id: str
@@ -226,6 +257,26 @@ CASES = [
         "/api/v1/catalog/association-types/X_SELL",
         LABELS,
         STALE_LABELS,
+    ),
+    Case(
+        "attribute-group",
+        nothing,
+        "/api/v1/catalog/attribute-groups/general",
+        {"sort_order": 5},
+        {"sort_order": 9},
+    ),
+    Case(
+        "locale", nothing, "/api/v1/catalog/locales/de_DE", {"label": "Deutsch"}, {"label": "Lost"}
+    ),
+    Case(
+        "currency", nothing, "/api/v1/catalog/currencies/EUR", {"label": "Euro"}, {"label": "Lost"}
+    ),
+    Case(
+        "attribute-option",
+        nothing,
+        "/api/v1/catalog/attributes/color/options/black",
+        LABELS,
+        {"sort_order": 7},
     ),
     Case("preset", make_preset, "/api/v1/presets/web-640", {"name": "Web 2"}, {"name": "Lost"}),
     Case(
@@ -395,6 +446,45 @@ CASES = [
         write="/api/v1/publishing/webhooks/{made}/rotate-secret",
         method="post",
     ),
+    Case(
+        "custom-field",
+        make_custom_field,
+        "/api/v1/asset-custom-fields/shoot",
+        {"label": "Photo shoot"},
+        {"label": "Lost"},
+    ),
+    Case(
+        "workflow",
+        make_workflow,
+        "/api/v1/asset-workflows/print",
+        {"name": "Print 2"},
+        {"steps": [{"name": "lost"}]},
+    ),
+    Case(
+        "share-link-revoke",
+        make_share_link,
+        "/api/v1/share-links/{made}",
+        {},
+        {},
+        write="/api/v1/share-links/{made}/revoke",
+        method="post",
+        version_in="query",
+    ),
+    Case(
+        "user",
+        make_user,
+        "/api/v1/users/vera",
+        {"roles": ["viewer", "publisher"]},
+        {"is_active": False},
+    ),
+    Case(
+        "media-requirement",
+        make_media_requirement,
+        MEDIA_REQUIREMENT,
+        {"min_count": 2},
+        {"min_count": 3},
+        method="put",
+    ),
 ]
 
 
@@ -481,6 +571,9 @@ def test_a_stale_write_is_refused_with_the_current_state(catalog, api_client, ca
 DELETES = [
     Case("product", make_product, "/api/v1/catalog/products/EP-3000", None, None),
     Case("channel", nothing, "/api/v1/catalog/channels/ecommerce", None, None),
+    Case("locale", nothing, "/api/v1/catalog/locales/es_ES", None, None),
+    Case("currency", nothing, "/api/v1/catalog/currencies/GBP", None, None),
+    Case("attribute-option", nothing, "/api/v1/catalog/attributes/color/options/green", None, None),
     Case("preset", make_preset, "/api/v1/presets/web-640", None, None),
     Case("feed", make_feed, "/api/v1/publishing/channels/marketplace/feeds/google", None, None),
     Case("webhook", make_webhook, "/api/v1/publishing/webhooks/{made}", None, None),
@@ -503,6 +596,10 @@ DELETES = [
         None,
         None,
     ),
+    Case("tag", make_tag, "/api/v1/asset-tags/summer", None, None),
+    Case("custom-field", make_custom_field, "/api/v1/asset-custom-fields/shoot", None, None),
+    Case("workflow", make_workflow, "/api/v1/asset-workflows/print", None, None),
+    Case("media-requirement", make_media_requirement, MEDIA_REQUIREMENT, None, None),
 ]
 
 
@@ -521,3 +618,19 @@ def test_a_stale_delete_is_refused_and_deletes_nothing(catalog, api_client, case
     _, after = _show(client, case, made)
     assert after == got
     assert client.delete(url, headers={"If-Match": f'W/"{version}"'}).status_code == 204
+
+
+STRUCTURE = [c for c in CASES if c.get.startswith("/api/v1/catalog/") and c.make is nothing]
+
+
+@pytest.mark.parametrize("case", STRUCTURE, ids=[c.id for c in STRUCTURE])
+def test_structure_round_trips_its_version_as_etag(catalog, api_client, case):
+    """The ETag a structure GET answers is what If-Match takes back; the write answers the next."""
+    client = api_client(case.role)
+    response, got = _show(client, case, None)
+    assert response["ETag"] == f'W/"{got["version"]}"'
+    body = _body(case.change, None, got)
+    written = call(client, case.method, case.get, body, HTTP_IF_MATCH=response["ETag"])
+    assert written.status_code == 200, written.content
+    assert written["ETag"] == f'W/"{got["version"] + 1}"'
+    assert client.get(case.get)["ETag"] == written["ETag"]

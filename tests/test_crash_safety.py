@@ -324,12 +324,9 @@ def media_files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("fault", ["assets.file_stored", "assets.upload_committed"])
-def test_web_process_killed_mid_upload_leaves_no_orphan_file(
-    media, make_user, env, processes, fault
-):
-    user = make_user("asset_manager")
-    _, token = accounts.create_token(user, "upload")
+def serve(processes, env, faults: str) -> tuple:
+    """A real gunicorn (one worker) over the test database, with these fault points armed;
+    returns it once it answers, with an HTTP pool and its port."""
     port = free_port()
     server = processes(
         [
@@ -343,7 +340,7 @@ def test_web_process_killed_mid_upload_leaves_no_orphan_file(
             "1",
         ],
         env,
-        f"{fault}:1",
+        faults,
     )
     http = urllib3.PoolManager(retries=False, timeout=60)
 
@@ -354,6 +351,16 @@ def test_web_process_killed_mid_upload_leaves_no_orphan_file(
             return False
 
     wait_until(answering, timeout=60, interval=0.2, what="gunicorn to answer")
+    return server, http, port
+
+
+@pytest.mark.parametrize("fault", ["assets.file_stored", "assets.upload_committed"])
+def test_web_process_killed_mid_upload_leaves_no_orphan_file(
+    media, make_user, env, processes, fault
+):
+    user = make_user("asset_manager")
+    _, token = accounts.create_token(user, "upload")
+    server, http, port = serve(processes, env, f"{fault}:1")
     data = files.png(80, 60)
     sha = hashlib.sha256(data).hexdigest()
     with pytest.raises(urllib3.exceptions.ProtocolError):  # the web process died: no answer

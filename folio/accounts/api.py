@@ -2,14 +2,15 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.contrib.auth import get_user_model
-from django.http import StreamingHttpResponse
-from ninja import Query, Router, Schema, Status
+from django.http import HttpResponse, StreamingHttpResponse
+from ninja import Header, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from folio.accounts import auditlog, services
 from folio.accounts.backends import token_scope
 from folio.accounts.roles import ROLES
 from folio.api import Pagination
+from folio.versioning import patch_and_version, shows_current
 
 router = Router(tags=["accounts"])
 User = get_user_model()
@@ -29,6 +30,11 @@ class UserOut(Schema):
     is_active: bool
     roles: list[str]
     groups: list[str]
+    version: int
+
+    @staticmethod
+    def resolve_version(obj):
+        return services.user_version(obj)
 
     @staticmethod
     def resolve_roles(obj):
@@ -63,6 +69,7 @@ class UserPatch(Schema):
     groups: list[str] | None = None
     is_active: bool | None = None
     password: str | None = None
+    version: int | None = None
 
 
 class TokenOut(Schema):
@@ -121,7 +128,7 @@ def roles(request):
 @paginate(Pagination, ordering=("id",))
 def list_users(request, **kwargs):
     services.require(request.user, "accounts.view_user")
-    return User.objects.prefetch_related("groups")
+    return User.objects.select_related("edit_version").prefetch_related("groups")
 
 
 @router.post("/users", response={201: UserOut}, summary="Create a user (administrators)")
@@ -137,25 +144,37 @@ def create_user(request, payload: UserIn):
     return Status(201, user)
 
 
+def _user_out(username: str, response: HttpResponse):
+    user = services.get_user(username)
+    user = User.objects.select_related("edit_version").prefetch_related("groups").get(pk=user.pk)
+    response["ETag"] = f'W/"{services.user_version(user)}"'
+    return user
+
+
+@router.get("/users/{username}", response=UserOut, summary="One user (administrators)")
+def get_user(request, username: str, response: HttpResponse):
+    services.require(request.user, "accounts.view_user")
+    return _user_out(username, response)
+
+
 @router.patch(
     "/users/{username}",
     response=UserOut,
-    summary="Change a user's roles, groups, password or active flag (administrators)",
+    summary="Change a user's roles, groups, password or active flag (administrators); send "
+    "the version you read (body or If-Match): a stale one answers 409 with the current user",
 )
-def update_user(request, username: str, payload: UserPatch):
+@shows_current(get_user)
+def update_user(
+    request,
+    username: str,
+    payload: UserPatch,
+    response: HttpResponse,
+    if_match: str | None = Header(None, alias="If-Match"),
+):
     services.require(request.user, "accounts.change_user")
-    user = services.get_user(username)
-    if payload.roles is not None or payload.groups is not None:
-        services.set_roles(
-            user,
-            payload.roles if payload.roles is not None else services.user_roles(user),
-            payload.groups,
-        )
-    if payload.password is not None:
-        services.set_password(user, payload.password)
-    if payload.is_active is not None:
-        services.set_active(user, payload.is_active)
-    return User.objects.prefetch_related("groups").get(pk=user.pk)
+    changes, expected = patch_and_version(payload, if_match)
+    services.update_user(services.get_user(username), expected_version=expected, **changes)
+    return _user_out(username, response)
 
 
 @router.get(

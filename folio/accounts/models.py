@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from folio.versioning import VersionedModel
+
 TOKEN_PREFIX = "folio_"  # noqa: S105 - a public prefix, not a secret
 
 
@@ -58,6 +60,22 @@ class ApiToken(models.Model):
         if self.expires_at and self.expires_at <= timezone.now():
             return "expired"
         return "active"
+
+
+class UserVersion(VersionedModel):
+    """The edit version of a user account: Django's User has no column for it, so a write to a
+    user (roles, groups, password, active flag) bumps this row instead. Made on first use, so
+    users created by `createsuperuser` or before versioning start at version 1 too."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="edit_version",
+    )
+
+    def __str__(self):
+        return f"{self.user_id} v{self.version}"
 
 
 class AuditIsAppendOnly(Exception):

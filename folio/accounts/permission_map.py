@@ -49,6 +49,7 @@ OPERATIONS: dict[str, Rule] = {
     f"GET {V}/roles": _r(SIGNED_IN),
     f"GET {V}/users": _r("accounts.view_user"),
     f"POST {V}/users": _r("accounts.add_user"),
+    f"GET {V}/users/{{username}}": _r("accounts.view_user"),
     f"PATCH {V}/users/{{username}}": _r("accounts.change_user"),
     f"GET {V}/users/{{username}}/scope": _r("accounts.view_user"),
     f"PUT {V}/users/{{username}}/scope": _r("accounts.change_user"),
@@ -106,6 +107,9 @@ OPERATIONS: dict[str, Rule] = {
     f"POST {V}/link-changes/{{change_id}}/undo": _r("linking.change_link"),
     f"POST {V}/links/auto": _r("linking.add_link"),
     f"GET {V}/catalog/families/{{code}}/media-requirements": _r("linking.view_mediarequirement"),
+    f"GET {V}/catalog/families/{{code}}/media-requirements/{{channel}}/{{role}}": _r(
+        "linking.view_mediarequirement"
+    ),
     f"PUT {V}/catalog/families/{{code}}/media-requirements/{{channel}}/{{role}}": _r(
         "linking.change_mediarequirement"
     ),
@@ -145,6 +149,7 @@ OPERATIONS: dict[str, Rule] = {
     },
     f"GET {V}/catalog/attributes/{{code}}/options": _r("catalog.view_attribute"),
     f"POST {V}/catalog/attributes/{{code}}/options": _r("catalog.add_attributeoption"),
+    f"GET {V}/catalog/attributes/{{code}}/options/{{option}}": _r("catalog.view_attribute"),
     f"PATCH {V}/catalog/attributes/{{code}}/options/{{option}}": _r(
         "catalog.change_attributeoption"
     ),
@@ -202,14 +207,19 @@ OPERATIONS: dict[str, Rule] = {
     f"DELETE {V}/asset-collections/{{code}}": _r("assets.delete_collection"),
     f"GET {V}/asset-tags": _r("assets.view_asset"),
     f"POST {V}/asset-tags/merge": _r("assets.change_tag", "assets.delete_tag"),
+    f"GET {V}/asset-tags/{{name}}": _r(
+        "assets.view_asset", note="an agency only the tags of assets it sees (else 404)"
+    ),
     f"PATCH {V}/asset-tags/{{name}}": _r("assets.change_tag"),
     f"DELETE {V}/asset-tags/{{name}}": _r("assets.delete_tag"),
     f"GET {V}/asset-custom-fields": _r("assets.view_asset"),
     f"POST {V}/asset-custom-fields": _r("assets.add_customfield"),
+    f"GET {V}/asset-custom-fields/{{code}}": _r("assets.view_asset"),
     f"PATCH {V}/asset-custom-fields/{{code}}": _r("assets.change_customfield"),
     f"DELETE {V}/asset-custom-fields/{{code}}": _r("assets.delete_customfield"),
     f"GET {V}/asset-workflows": _r("assets.view_asset"),
     f"POST {V}/asset-workflows": _r("assets.add_reviewworkflow"),
+    f"GET {V}/asset-workflows/{{code}}": _r("assets.view_asset"),
     f"PATCH {V}/asset-workflows/{{code}}": _r("assets.change_reviewworkflow"),
     f"DELETE {V}/asset-workflows/{{code}}": _r("assets.delete_reviewworkflow"),
     # --- assets: previews, similarity, brand kits, sharing, other DAMs

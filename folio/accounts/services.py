@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from folio.accounts import audit
 from folio.accounts.backends import limit_to_token, token_scope
-from folio.accounts.models import TOKEN_PREFIX, ApiToken, hash_secret
+from folio.accounts.models import TOKEN_PREFIX, ApiToken, UserVersion, hash_secret
 from folio.accounts.roles import ROLES, known_permissions
-from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleWrite
+from folio.versioning import save_versioned
 
 User = get_user_model()
 # Writing last_used_at on every request would turn each read into a write; once a minute
@@ -91,8 +92,71 @@ def _set_groups(user, roles, extra_groups):
     getattr(user, "_prefetched_objects_cache", {}).pop("groups", None)
 
 
+def user_version(user) -> int:
+    """The version of a user's account an edit is based on (1 until first changed)."""
+    try:
+        return user.edit_version.version
+    except UserVersion.DoesNotExist:
+        return 1
+
+
+def user_snapshot(user) -> dict:
+    return {
+        "username": user.username,
+        "email": user.email,
+        "is_active": user.is_active,
+        "roles": user_roles(user),
+        "version": user_version(user),
+    }
+
+
 @transaction.atomic
+def update_user(
+    user,
+    *,
+    roles: list[str] | None = None,
+    groups: list[str] | None = None,
+    is_active: bool | None = None,
+    password: str | None = None,
+    expected_version: int | None = None,
+) -> "User":
+    """Change a user's roles, groups, password and active flag together, as one edit.
+
+    With `expected_version` (what the editor read), an account changed since is refused as a
+    stale write and nothing is changed; without, the edit applies and still counts as one."""
+    check_admin_remains(user, roles=roles, active=is_active)
+    UserVersion.objects.get_or_create(user=user)
+    row = UserVersion.objects.select_for_update().get(user=user)
+    if expected_version is not None and row.version != expected_version:
+        raise StaleWrite(
+            f"user {user.username} was changed by someone else (you edited version "
+            f"{expected_version}, it is now at {row.version}); reload and apply your change again",
+            details={"current_version": row.version, "current": user_snapshot(user)},
+        )
+    if roles is not None or groups is not None:
+        _set_roles(user, roles if roles is not None else user_roles(user), groups)
+    if password is not None:
+        _set_password(user, password)
+    if is_active is not None:
+        _set_active(user, is_active)
+    save_versioned(row, expected_version, [])
+    user.edit_version = row
+    return user
+
+
 def set_roles(user, roles: list[str], groups: list[str] | None = None) -> "User":
+    return update_user(user, roles=roles, groups=groups)
+
+
+def set_password(user, password: str) -> None:
+    update_user(user, password=password)
+
+
+def set_active(user, active: bool) -> None:
+    update_user(user, is_active=active)
+
+
+def _set_roles(user, roles: list[str], groups: list[str] | None = None) -> "User":
     roles = _check_roles(roles)
     before = user_roles(user)
     extra = (
@@ -110,16 +174,14 @@ def set_roles(user, roles: list[str], groups: list[str] | None = None) -> "User"
     return user
 
 
-@transaction.atomic
-def set_password(user, password: str) -> None:
+def _set_password(user, password: str) -> None:
     _check_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])
     audit.record("user.set_password", user, summary=f"password of {user.username} changed")
 
 
-@transaction.atomic
-def set_active(user, active: bool) -> None:
+def _set_active(user, active: bool) -> None:
     user.is_active = active
     user.save(update_fields=["is_active"])
     if not active:
@@ -321,4 +383,30 @@ def require(user, perm: str) -> None:
     if not user.has_perm(perm):
         raise PermissionDenied(
             f"your role does not allow this ({perm})", details={"permission": perm}
+        )
+
+
+def check_admin_remains(user, *, roles: list[str] | None = None, active: bool | None = None):
+    """Refuse taking the admin role from, or deactivating, the last active administrator:
+    nobody would be left to manage users from the web UI or the API."""
+    losing = (roles is not None and "admin" not in roles) or active is False
+    if not losing or not user.is_active or not (user.is_superuser or "admin" in user_roles(user)):
+        return
+    from django.db.models import Q
+
+    admins = User.objects.filter(is_active=True).filter(
+        Q(is_superuser=True) | Q(groups__name="admin")
+    )
+    # Two administrators demoting each other at once: both lock every administrator's edit
+    # row, in one order (no deadlock), so the second waits for the first and sees its result.
+    locked = {*admins.values_list("pk", flat=True), user.pk}
+    for pk in locked:
+        UserVersion.objects.get_or_create(user_id=pk)
+    list(UserVersion.objects.select_for_update().filter(user__in=locked).order_by("user_id"))
+    others = admins.exclude(pk=user.pk)
+    if not others.exists():
+        raise Conflict(
+            f"{user.username} is the last active administrator; make someone else an "
+            "administrator first",
+            details={"field": "roles" if roles is not None else "is_active"},
         )

@@ -20,7 +20,7 @@ from folio.assets import api as assets_api
 from folio.assets import browse, editing, rights, workflow
 from folio.assets.models import Asset, AssetChange, Collection, CustomField, ReviewWorkflow
 from folio.errors import NotFound
-from folio.versioning import expected_version, shows_current
+from folio.versioning import expected_version, patch_and_version, shows_current
 
 router = Router(tags=["assets"])
 IF_MATCH = Header(None, alias="If-Match", description='The ETag of the version you edited: W/"3"')
@@ -511,6 +511,13 @@ class CollectionPatch(In):
     version: int | None = None
 
 
+def _by_code(model, subject: str, code: str):
+    obj = model.objects.filter(code=code).first()
+    if obj is None:
+        raise NotFound(f"no {subject} {code!r}", details={"code": code})
+    return obj
+
+
 def _collection(code: str, user) -> Collection:
     c = browse.visible_collections(user).select_related("workflow").filter(code=code).first()
     if c is None:
@@ -585,10 +592,12 @@ def delete_collection(
 class TagOut(Schema):
     name: str
     asset_count: int
+    version: int
 
 
 class TagPatch(In):
     name: str
+    version: int | None = None
 
 
 class TagMergeIn(In):
@@ -617,17 +626,30 @@ def merge_tags(request, payload: TagMergeIn):
     return editing.list_tags().get(pk=tag.pk)
 
 
+@router.get("/asset-tags/{name}", response=TagOut, summary="One tag with how many assets carry it")
+def get_tag(request, name: str, response: HttpResponse):
+    require(request.user, "assets.view_asset")
+    tag = editing.get_tag(name, request.user)
+    return _etag(tag, tag.version, response)
+
+
 @router.patch("/asset-tags/{name}", response=TagOut, summary="Rename a tag")
-def rename_tag(request, name: str, payload: TagPatch):
+@shows_current(get_tag)
+def rename_tag(
+    request, name: str, payload: TagPatch, response: HttpResponse, if_match: str | None = IF_MATCH
+):
     require(request.user, "assets.change_tag")
-    tag = editing.rename_tag(name, payload.name)
-    return editing.list_tags().get(pk=tag.pk)
+    expected = expected_version(payload.version, if_match)
+    tag = editing.rename_tag(name, payload.name, expected_version=expected)
+    tag = editing.list_tags().get(pk=tag.pk)
+    return _etag(tag, tag.version, response)
 
 
 @router.delete("/asset-tags/{name}", response={204: None}, summary="Delete a tag")
-def delete_tag(request, name: str):
+@shows_current(get_tag)
+def delete_tag(request, name: str, version: int | None = None, if_match: str | None = IF_MATCH):
     require(request.user, "assets.delete_tag")
-    editing.delete_tag(name)
+    editing.delete_tag(name, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -640,6 +662,8 @@ class CustomFieldOut(Schema):
     type: str
     options: list[str]
     required: bool
+    version: int
+    updated_at: datetime.datetime
 
 
 class CustomFieldIn(In):
@@ -655,6 +679,7 @@ class CustomFieldPatch(In):
     type: str | None = None
     options: list[str] | None = None
     required: bool | None = None
+    version: int | None = None
 
 
 @router.get("/asset-custom-fields", response=list[CustomFieldOut], summary="Custom fields")
@@ -676,12 +701,28 @@ def create_custom_field(request, payload: CustomFieldIn):
     return Status(201, editing.create_custom_field(data.pop("code"), **data))
 
 
+@router.get("/asset-custom-fields/{code}", response=CustomFieldOut, summary="One custom field")
+def get_custom_field(request, code: str, response: HttpResponse):
+    require(request.user, "assets.view_asset")
+    f = _by_code(CustomField, "custom field", code)
+    return _etag(f, f.version, response)
+
+
 @router.patch(
     "/asset-custom-fields/{code}", response=CustomFieldOut, summary="Change a custom field"
 )
-def update_custom_field(request, code: str, payload: CustomFieldPatch):
+@shows_current(get_custom_field)
+def update_custom_field(
+    request,
+    code: str,
+    payload: CustomFieldPatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "assets.change_customfield")
-    return editing.update_custom_field(code, **payload.dict(exclude_unset=True))
+    changes, expected = patch_and_version(payload, if_match)
+    f = editing.update_custom_field(code, expected_version=expected, **changes)
+    return _etag(f, f.version, response)
 
 
 @router.delete(
@@ -689,9 +730,12 @@ def update_custom_field(request, code: str, payload: CustomFieldPatch):
     response={204: None},
     summary="Delete a custom field no asset holds a value for",
 )
-def delete_custom_field(request, code: str):
+@shows_current(get_custom_field)
+def delete_custom_field(
+    request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
+):
     require(request.user, "assets.delete_customfield")
-    editing.delete_custom_field(code)
+    editing.delete_custom_field(code, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -703,6 +747,8 @@ class WorkflowOut(Schema):
     name: str
     steps: list[StepOut]
     kinds: list[str]
+    version: int
+    updated_at: datetime.datetime
 
 
 class WorkflowIn(In):
@@ -716,6 +762,7 @@ class WorkflowPatch(In):
     name: str | None = None
     steps: list[dict[str, Any]] | None = None
     kinds: list[str] | None = None
+    version: int | None = None
 
 
 @router.get(
@@ -737,10 +784,26 @@ def create_workflow(request, payload: WorkflowIn):
     return Status(201, editing.create_workflow(data.pop("code"), **data))
 
 
+@router.get("/asset-workflows/{code}", response=WorkflowOut, summary="One review workflow")
+def get_workflow(request, code: str, response: HttpResponse):
+    require(request.user, "assets.view_asset")
+    w = _by_code(ReviewWorkflow, "review workflow", code)
+    return _etag(w, w.version, response)
+
+
 @router.patch("/asset-workflows/{code}", response=WorkflowOut, summary="Change a review workflow")
-def update_workflow(request, code: str, payload: WorkflowPatch):
+@shows_current(get_workflow)
+def update_workflow(
+    request,
+    code: str,
+    payload: WorkflowPatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "assets.change_reviewworkflow")
-    return editing.update_workflow(code, **payload.dict(exclude_unset=True))
+    changes, expected = patch_and_version(payload, if_match)
+    w = editing.update_workflow(code, expected_version=expected, **changes)
+    return _etag(w, w.version, response)
 
 
 @router.delete(
@@ -748,7 +811,10 @@ def update_workflow(request, code: str, payload: WorkflowPatch):
     response={204: None},
     summary="Delete a review workflow (collections using it fall back)",
 )
-def delete_workflow(request, code: str):
+@shows_current(get_workflow)
+def delete_workflow(
+    request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
+):
     require(request.user, "assets.delete_reviewworkflow")
-    editing.delete_workflow(code)
+    editing.delete_workflow(code, expected_version=expected_version(version, if_match))
     return Status(204, None)

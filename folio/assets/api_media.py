@@ -441,6 +441,7 @@ class ShareLinkOut(Schema):
     expires_at: datetime.datetime
     revoked_at: datetime.datetime | None
     downloads: int
+    version: int
 
     @staticmethod
     def resolve_state(obj):
@@ -529,17 +530,30 @@ def list_share_links(request, state: str | None = Query(None), **kwargs):
     response=ShareLinkDetail,
     summary="One share link with its latest downloads",
 )
-def get_share_link(request, link_id: int):
+def get_share_link(request, link_id: int, response: HttpResponse):
     link = sharing.get_share_link(link_id, request.user)
     link.recent_downloads = list(link.downloads.order_by("-at", "-id")[:100])
+    response["ETag"] = link.etag
     return link
 
 
 @router.post(
     "/share-links/{int:link_id}/revoke",
     response=ShareLinkOut,
-    summary="Withdraw a share link at once (its address answers 410 from now on)",
+    summary="Withdraw a share link at once (its address answers 410 from now on); with the "
+    "version you read (query or If-Match), a link changed since answers 409",
 )
-def revoke_share_link(request, link_id: int):
-    sharing.revoke_share_link(link_id, request.user)
-    return sharing.get_share_link(link_id, request.user)
+@shows_current(get_share_link)
+def revoke_share_link(
+    request,
+    link_id: int,
+    response: HttpResponse,
+    version: int | None = None,
+    if_match: str | None = Header(None, alias="If-Match"),
+):
+    sharing.revoke_share_link(
+        link_id, request.user, expected_version=expected_version(version, if_match)
+    )
+    link = sharing.get_share_link(link_id, request.user)
+    response["ETag"] = link.etag
+    return link

@@ -451,6 +451,16 @@ def _diff(before: dict, after: dict) -> dict:
     return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
 
 
+def _check_version(subject: str, obj, expected_version: int | None, snapshot) -> None:
+    """Refuse a write based on an older version than the (locked) row holds now."""
+    if expected_version is not None and obj.version != expected_version:
+        raise StaleWrite(
+            f"{subject} was changed by someone else (you edited version {expected_version}, "
+            f"it is now at {obj.version}); reload it and apply your change again",
+            details={"current_version": obj.version, "current": snapshot(obj)},
+        )
+
+
 # --- collections ----------------------------------------------------------------------------
 
 COLLECTION_FIELDS = ("name", "description", "is_brand_kit", "workflow", "agencies")
@@ -594,9 +604,22 @@ def _tag(name: str, *, lock=False) -> Tag:
     return tag
 
 
+def get_tag(name: str, user=None) -> Tag:
+    """One tag with its asset count as `user` sees it (an agency: only tags it can see)."""
+    tag = list_tags(user).filter(pk=_tag(name).pk).first()
+    if tag is None:
+        raise NotFound(f"no tag {name!r}", details={"tag": name})
+    return tag
+
+
+def tag_snapshot(tag: Tag) -> dict:
+    return {"name": tag.name, "version": tag.version}
+
+
 @transaction.atomic
-def rename_tag(name: str, new_name: str) -> Tag:
+def rename_tag(name: str, new_name: str, *, expected_version: int | None = None) -> Tag:
     tag = _tag(name, lock=True)
+    _check_version(f"tag {tag.name}", tag, expected_version, tag_snapshot)
     new = normalise_tag(new_name)
     if not new or len(new) > 100:
         raise InvalidInput("a tag name is 1–100 characters", details={"field": "name"})
@@ -609,7 +632,7 @@ def rename_tag(name: str, new_name: str) -> Tag:
         )
     old = tag.name
     tag.name = new
-    tag.save(update_fields=["name"])
+    save_versioned(tag, expected_version, ["name"], snapshot=tag_snapshot)
     audit.record("tag.rename", tag, summary=f"tag {old} → {new}", changes={"name": [old, new]})
     members = list(tag.assets.values_list("pk", flat=True))
     if members:
@@ -646,8 +669,9 @@ def merge_tags(sources: list[str], into: str) -> Tag:
 
 
 @transaction.atomic
-def delete_tag(name: str) -> None:
+def delete_tag(name: str, *, expected_version: int | None = None) -> None:
     tag = _tag(name, lock=True)
+    _check_version(f"tag {tag.name}", tag, expected_version, tag_snapshot)
     members = list(tag.assets.values_list("pk", flat=True))
     audit.record("tag.delete", tag, summary=f"tag {tag.name}", changes={"assets": len(members)})
     tag.delete()
@@ -725,10 +749,13 @@ def create_custom_field(code: str, **data) -> CustomField:
 
 
 @transaction.atomic
-def update_custom_field(code: str, **changes) -> CustomField:
+def update_custom_field(
+    code: str, *, expected_version: int | None = None, **changes
+) -> CustomField:
     subject = f"custom field {code}"
     _reject_unknown(subject, changes, CUSTOM_FIELD_SETTINGS)
     f = _get(CustomField, code, lock=True)
+    _check_version(subject, f, expected_version, custom_field_snapshot)
     before = custom_field_snapshot(f)
     _custom_field_settings(subject, f, changes)
     if f.type != before["type"] and Asset.objects.filter(custom__has_key=code).exists():
@@ -736,7 +763,7 @@ def update_custom_field(code: str, **changes) -> CustomField:
             f"{subject}: assets hold values for it, so its type stays {before['type']}",
             details={"field": "type"},
         )
-    f.save()
+    save_versioned(f, expected_version, list(CUSTOM_FIELD_SETTINGS), snapshot=custom_field_snapshot)
     audit.record(
         "custom_field.update", f, summary=subject, changes=_diff(before, custom_field_snapshot(f))
     )
@@ -744,9 +771,10 @@ def update_custom_field(code: str, **changes) -> CustomField:
 
 
 @transaction.atomic
-def delete_custom_field(code: str) -> None:
+def delete_custom_field(code: str, *, expected_version: int | None = None) -> None:
     subject = f"custom field {code}"
     f = _get(CustomField, code, lock=True)
+    _check_version(subject, f, expected_version, custom_field_snapshot)
     used = Asset.objects.filter(custom__has_key=code).count()
     if used:
         raise Conflict(
@@ -841,13 +869,14 @@ def create_workflow(code: str, **data) -> ReviewWorkflow:
 
 
 @transaction.atomic
-def update_workflow(code: str, **changes) -> ReviewWorkflow:
+def update_workflow(code: str, *, expected_version: int | None = None, **changes) -> ReviewWorkflow:
     subject = f"review workflow {code}"
     _reject_unknown(subject, changes, WORKFLOW_SETTINGS)
     w = _get(ReviewWorkflow, code, lock=True)
+    _check_version(subject, w, expected_version, workflow_snapshot)
     before = workflow_snapshot(w)
     _workflow_settings(subject, w, changes)
-    w.save()
+    save_versioned(w, expected_version, list(WORKFLOW_SETTINGS), snapshot=workflow_snapshot)
     audit.record(
         "review_workflow.update", w, summary=subject, changes=_diff(before, workflow_snapshot(w))
     )
@@ -855,8 +884,9 @@ def update_workflow(code: str, **changes) -> ReviewWorkflow:
 
 
 @transaction.atomic
-def delete_workflow(code: str) -> None:
+def delete_workflow(code: str, *, expected_version: int | None = None) -> None:
     subject = f"review workflow {code}"
     w = _get(ReviewWorkflow, code, lock=True)
+    _check_version(subject, w, expected_version, workflow_snapshot)
     audit.record("review_workflow.delete", w, summary=subject, changes=workflow_snapshot(w))
     w.delete()

@@ -59,7 +59,7 @@ class Collection(VersionedModel):
         return self.code
 
 
-class Tag(models.Model):
+class Tag(VersionedModel):
     name = models.CharField(max_length=100, unique=True)
 
     class Meta:
@@ -69,7 +69,7 @@ class Tag(models.Model):
         return self.name
 
 
-class ReviewWorkflow(models.Model):
+class ReviewWorkflow(VersionedModel):
     """The approval an asset needs: one step, or several named steps in order, each decided by
     its own group ("brand", then "legal", then "creative")."""
 
@@ -87,7 +87,7 @@ class ReviewWorkflow(models.Model):
         return self.code
 
 
-class CustomField(models.Model):
+class CustomField(VersionedModel):
     """An admin-defined metadata field; values live in Asset.custom[code]."""
 
     class Type(models.TextChoices):
@@ -317,7 +317,7 @@ class ColorPalette(VersionedModel):
         return self.name
 
 
-class ShareLink(models.Model):
+class ShareLink(VersionedModel):
     """A time-limited, revocable link for people without an account (partners, agencies)."""
 
     key_id = models.CharField(max_length=16, unique=True)

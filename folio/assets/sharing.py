@@ -25,7 +25,8 @@ from folio.accounts import audit
 from folio.accounts.models import hash_secret
 from folio.assets import rights
 from folio.assets.models import Asset, Collection, ShareDownload, ShareLink
-from folio.errors import InvalidInput, NotFound, PermissionDenied
+from folio.errors import InvalidInput, NotFound, PermissionDenied, StaleWrite
+from folio.versioning import save_versioned
 
 PRESETS = ("original",)  # renditions (web, print…) come with the renditions app
 MAX_LIFETIME = datetime.timedelta(days=365)
@@ -178,11 +179,21 @@ def get_share_link(link_id: int, user=None) -> ShareLink:
 
 
 @transaction.atomic
-def revoke_share_link(link_id: int, user=None) -> ShareLink:
+def revoke_share_link(link_id: int, user=None, *, expected_version: int | None = None) -> ShareLink:
+    """Withdraw a link. With `expected_version`, a link changed since (revoked by someone
+    else) is refused as a stale write; without, revoking twice is harmless."""
     link = get_share_link(link_id, user)
+    ShareLink.objects.select_for_update().filter(pk=link.pk).first()
+    link.refresh_from_db(fields=["version", "revoked_at"])
+    if expected_version is not None and link.version != expected_version:
+        raise StaleWrite(
+            f"share link {link.name!r} was changed by someone else (you saw version "
+            f"{expected_version}, it is now at {link.version})",
+            details={"current_version": link.version},
+        )
     if link.revoked_at is None:
         link.revoked_at = timezone.now()
-        ShareLink.objects.filter(pk=link.pk).update(revoked_at=link.revoked_at)
+        save_versioned(link, expected_version, ["revoked_at"])
         audit.record("share_link.revoke", link, summary=f"share link {link.name!r}")
     return link
 

@@ -7,18 +7,28 @@ offset is accepted, so after a lost connection the client asks where the upload 
 goes on from there. Completing hands the assembled file to the same services as any upload
 (`add_asset` / `add_version`), which examine it in place without copying it. An upload not
 touched for UPLOAD_TTL expires and its file is deleted.
+
+Crash safety: a chunk's offset is recorded only after its bytes are written, so a process
+killed in between leaves an offset that is still true (the client sends that chunk again,
+over the stray bytes). Completing deletes the upload's row in the transaction that creates
+the asset or version: killed before that commit, the upload is still there to complete again
+(the stored file's pending marker gets it swept); killed after, the asset is whole and the
+assembled file, which no upload names any more, goes with the next prune.
 """
 
+import contextvars
 import re
 import time
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.dispatch import receiver
 from django.utils import timezone
 
+from folio import faults
 from folio.accounts import audit
-from folio.assets import services, storage
+from folio.assets import services, signals, storage
 from folio.assets.models import Upload
 from folio.errors import Conflict, FolioError, InvalidInput, NotFound, PermissionDenied, TooLarge
 
@@ -148,6 +158,7 @@ def receive_chunk(upload_id, stream, *, content_range: str | None, user) -> Uplo
                 code="incomplete_chunk",
             )
         out.truncate(end + 1)
+    faults.point("uploads.chunk_written")  # crash tests: bytes written, offset not recorded
     moved = Upload.objects.filter(pk=upload.pk, received=start).update(
         received=end + 1, expires_at=timezone.now() + UPLOAD_TTL
     )
@@ -191,6 +202,7 @@ def complete_upload(
             details={"received": upload.received, "size": upload.size, "offset": upload.received},
             code="incomplete",
         )
+    token = _completing.set(upload.pk)
     try:
         if upload.asset_id:
             result = services.add_version(
@@ -217,8 +229,25 @@ def complete_upload(
     except FolioError:
         _remove(upload)
         raise
+    finally:
+        _completing.reset(token)
+    faults.point("uploads.completed")  # crash tests: asset committed, file not yet deleted
     _remove(upload)
     return result
+
+
+# The upload complete_upload is turning into an asset or version, so that its row is deleted
+# in the same transaction (see _completed below).
+_completing: contextvars.ContextVar = contextvars.ContextVar("folio_upload", default=None)
+
+
+@receiver(signals.version_added, dispatch_uid="folio.assets.uploads.completed")
+def _completed(sender, asset, version, **kwargs) -> None:
+    """Sent inside the transaction that creates the version: the upload it came from goes in
+    that transaction, so a completed upload cannot be completed again after a crash."""
+    upload_id = _completing.get()
+    if upload_id is not None:
+        Upload.objects.filter(pk=upload_id).delete()
 
 
 def cancel_upload(upload_id, user) -> None:
@@ -241,11 +270,17 @@ def expire_uploads() -> int:
     folder = Path(settings.UPLOAD_DIR)
     if folder.is_dir():
         live = {f"resumable-{pk}" for pk in Upload.objects.values_list("pk", flat=True)}
-        cutoff = time.time() - STALE_SPOOL.total_seconds()
+        now = time.time()
+        # An assembled file no upload names (its process was killed after the asset
+        # committed) is no one's once FOLIO_STALE_FILE_GRACE has passed; a spooled copy may
+        # belong to a long upload still being examined, so it gets STALE_SPOOL.
+        unnamed = now - settings.STALE_FILE_GRACE
+        spooled = now - STALE_SPOOL.total_seconds()
         for path in folder.iterdir():
             if path.name in live or not path.is_file():
                 continue
             if path.name.startswith(("resumable-", "spool-", "svg-")):
+                cutoff = unnamed if path.name.startswith("resumable-") else spooled
                 try:
                     if path.stat().st_mtime < cutoff:
                         path.unlink(missing_ok=True)

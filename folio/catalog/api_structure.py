@@ -2,14 +2,16 @@
 attributes and options, families and requirements, family variants, categories, measurement
 families (read-only), product groups and association types.
 
-Thin: each operation checks the permission and calls folio.catalog.structure. Versioned
-objects answer with their `version`; PATCH and DELETE take it back (body `version`, `?version=`
-or If-Match) so that nobody overwrites a change they have not seen.
+Thin: each operation checks the permission and calls folio.catalog.structure. Every object
+that can be changed answers with its `version` (in the body and as the ETag); PATCH, PUT and
+DELETE take it back (body `version`, `?version=` or If-Match) so that nobody overwrites a
+change they have not seen.
 """
 
 import datetime
 from decimal import Decimal
 
+from django.http import HttpResponse
 from ninja import Header, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import ConfigDict
@@ -42,6 +44,12 @@ class In(Schema):
     model_config = ConfigDict(extra="forbid")
 
 
+def _tagged(response: HttpResponse, obj, version: int | None = None):
+    """`obj` as the answer, its version as the ETag: what a later If-Match sends back."""
+    response["ETag"] = f'W/"{obj.version if version is None else version}"'
+    return obj
+
+
 def _get(model, code: str, qs=None):
     obj = (qs if qs is not None else model.objects).filter(code=code).first()
     if obj is None:
@@ -55,6 +63,8 @@ def _get(model, code: str, qs=None):
 class LocaleOut(Schema):
     code: str
     label: str
+    version: int
+    updated_at: datetime.datetime
 
 
 class LocaleIn(In):
@@ -64,6 +74,7 @@ class LocaleIn(In):
 
 class LocalePatch(In):
     label: str
+    version: int | None = None
 
 
 class ChannelOut(Schema):
@@ -222,6 +233,8 @@ class OptionOut(Schema):
     code: str
     labels: dict[str, str]
     sort_order: int
+    version: int
+    updated_at: datetime.datetime
 
 
 class OptionIn(In):
@@ -237,6 +250,7 @@ class OptionsIn(In):
 class OptionPatch(In):
     labels: dict[str, str] | None = None
     sort_order: int | None = None
+    version: int | None = None
 
 
 class FamilyOut(Schema):
@@ -431,29 +445,46 @@ def list_locales(request, **kwargs):
 
 
 @router.post("/catalog/locales", response={201: LocaleOut}, summary="Add a locale")
-def create_locale(request, payload: LocaleIn):
+def create_locale(request, payload: LocaleIn, response: HttpResponse):
     require(request.user, "catalog.add_locale")
-    return Status(201, structure.create_locale(payload.code, label=payload.label))
+    return Status(
+        201, _tagged(response, structure.create_locale(payload.code, label=payload.label))
+    )
 
 
 @router.get("/catalog/locales/{code}", response=LocaleOut, summary="One locale")
-def get_locale(request, code: str):
+def get_locale(request, code: str, response: HttpResponse):
     require(request.user, "catalog.view_locale")
-    return _get(Locale, code)
+    return _tagged(response, _get(Locale, code))
 
 
-@router.patch("/catalog/locales/{code}", response=LocaleOut, summary="Change a locale's label")
-def update_locale(request, code: str, payload: LocalePatch):
+@router.patch(
+    "/catalog/locales/{code}",
+    response=LocaleOut,
+    summary="Change a locale's label; send its version (body or If-Match)",
+)
+@shows_current(get_locale)
+def update_locale(
+    request,
+    code: str,
+    payload: LocalePatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "catalog.change_locale")
-    return structure.update_locale(code, label=payload.label)
+    version = expected_version(payload.version, if_match)
+    return _tagged(
+        response, structure.update_locale(code, label=payload.label, expected_version=version)
+    )
 
 
 @router.delete(
     "/catalog/locales/{code}", response={204: None}, summary="Delete a locale no channel uses"
 )
-def delete_locale(request, code: str):
+@shows_current(get_locale)
+def delete_locale(request, code: str, version: int | None = None, if_match: str | None = IF_MATCH):
     require(request.user, "catalog.delete_locale")
-    structure.delete_locale(code)
+    structure.delete_locale(code, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -465,21 +496,37 @@ def list_currencies(request, **kwargs):
 
 
 @router.post("/catalog/currencies", response={201: LocaleOut}, summary="Add a currency")
-def create_currency(request, payload: LocaleIn):
+def create_currency(request, payload: LocaleIn, response: HttpResponse):
     require(request.user, "catalog.add_currency")
-    return Status(201, structure.create_currency(payload.code, label=payload.label))
+    return Status(
+        201, _tagged(response, structure.create_currency(payload.code, label=payload.label))
+    )
 
 
 @router.get("/catalog/currencies/{code}", response=LocaleOut, summary="One currency")
-def get_currency(request, code: str):
+def get_currency(request, code: str, response: HttpResponse):
     require(request.user, "catalog.view_currency")
-    return _get(Currency, code)
+    return _tagged(response, _get(Currency, code))
 
 
-@router.patch("/catalog/currencies/{code}", response=LocaleOut, summary="Change a currency's label")
-def update_currency(request, code: str, payload: LocalePatch):
+@router.patch(
+    "/catalog/currencies/{code}",
+    response=LocaleOut,
+    summary="Change a currency's label; send its version (body or If-Match)",
+)
+@shows_current(get_currency)
+def update_currency(
+    request,
+    code: str,
+    payload: LocalePatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "catalog.change_currency")
-    return structure.update_currency(code, label=payload.label)
+    version = expected_version(payload.version, if_match)
+    return _tagged(
+        response, structure.update_currency(code, label=payload.label, expected_version=version)
+    )
 
 
 @router.delete(
@@ -487,9 +534,12 @@ def update_currency(request, code: str, payload: LocalePatch):
     response={204: None},
     summary="Delete a currency no channel or price uses",
 )
-def delete_currency(request, code: str):
+@shows_current(get_currency)
+def delete_currency(
+    request, code: str, version: int | None = None, if_match: str | None = IF_MATCH
+):
     require(request.user, "catalog.delete_currency")
-    structure.delete_currency(code)
+    structure.delete_currency(code, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -508,16 +558,16 @@ def list_channels(request, **kwargs):
 
 
 @router.post("/catalog/channels", response={201: ChannelOut}, summary="Create a channel")
-def create_channel(request, payload: ChannelIn):
+def create_channel(request, payload: ChannelIn, response: HttpResponse):
     require(request.user, "catalog.add_channel")
     data = payload.dict()
-    return Status(201, structure.create_channel(data.pop("code"), **data))
+    return Status(201, _tagged(response, structure.create_channel(data.pop("code"), **data)))
 
 
 @router.get("/catalog/channels/{code}", response=ChannelOut, summary="One channel")
-def get_channel(request, code: str):
+def get_channel(request, code: str, response: HttpResponse):
     require(request.user, "catalog.view_channel")
-    return _get(Channel, code, _channels())
+    return _tagged(response, _get(Channel, code, _channels()))
 
 
 @router.patch(
@@ -526,10 +576,16 @@ def get_channel(request, code: str):
     summary="Change a channel; send its version (body or If-Match)",
 )
 @shows_current(get_channel)
-def update_channel(request, code: str, payload: ChannelPatch, if_match: str | None = IF_MATCH):
+def update_channel(
+    request,
+    code: str,
+    payload: ChannelPatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "catalog.change_channel")
     changes, version = patch_and_version(payload, if_match)
-    return structure.update_channel(code, expected_version=version, **changes)
+    return _tagged(response, structure.update_channel(code, expected_version=version, **changes))
 
 
 @router.delete("/catalog/channels/{code}", response={204: None}, summary="Delete a channel")
@@ -557,18 +613,20 @@ def list_attribute_groups(request, **kwargs):
     response={201: AttributeGroupOut},
     summary="Create an attribute group",
 )
-def create_attribute_group(request, payload: AttributeGroupIn):
+def create_attribute_group(request, payload: AttributeGroupIn, response: HttpResponse):
     require(request.user, "catalog.add_attributegroup")
     data = payload.dict()
-    return Status(201, structure.create_attribute_group(data.pop("code"), **data))
+    return Status(
+        201, _tagged(response, structure.create_attribute_group(data.pop("code"), **data))
+    )
 
 
 @router.get(
     "/catalog/attribute-groups/{code}", response=AttributeGroupOut, summary="One attribute group"
 )
-def get_attribute_group(request, code: str):
+def get_attribute_group(request, code: str, response: HttpResponse):
     require(request.user, "catalog.view_attributegroup")
-    return _get(AttributeGroup, code)
+    return _tagged(response, _get(AttributeGroup, code))
 
 
 @router.patch(
@@ -578,11 +636,17 @@ def get_attribute_group(request, code: str):
 )
 @shows_current(get_attribute_group)
 def update_attribute_group(
-    request, code: str, payload: AttributeGroupPatch, if_match: str | None = IF_MATCH
+    request,
+    code: str,
+    payload: AttributeGroupPatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
 ):
     require(request.user, "catalog.change_attributegroup")
     changes, version = patch_and_version(payload, if_match)
-    return structure.update_attribute_group(code, expected_version=version, **changes)
+    return _tagged(
+        response, structure.update_attribute_group(code, expected_version=version, **changes)
+    )
 
 
 @router.delete(
@@ -625,19 +689,19 @@ def list_attributes(request, type: str | None = None, group: str | None = None, 
     response={201: AttributeOut},
     summary="Create an attribute; type, localizable and scopable are fixed from then on",
 )
-def create_attribute(request, payload: AttributeIn):
+def create_attribute(request, payload: AttributeIn, response: HttpResponse):
     require(request.user, "catalog.add_attribute")
     data = payload.dict(exclude_unset=True)
     code, type_ = data.pop("code"), data.pop("type")
     # Explicit nulls mean "not set"; the service's defaults then apply.
     data = {k: v for k, v in data.items() if v is not None}
-    return Status(201, structure.create_attribute(code, type=type_, **data))
+    return Status(201, _tagged(response, structure.create_attribute(code, type=type_, **data)))
 
 
 @router.get("/catalog/attributes/{code}", response=AttributeOut, summary="One attribute")
-def get_attribute(request, code: str):
+def get_attribute(request, code: str, response: HttpResponse):
     require(request.user, "catalog.view_attribute")
-    return _get(Attribute, code, _attributes())
+    return _tagged(response, _get(Attribute, code, _attributes()))
 
 
 @router.patch(
@@ -646,10 +710,16 @@ def get_attribute(request, code: str):
     summary="Change an attribute's settings; send its version (body or If-Match)",
 )
 @shows_current(get_attribute)
-def update_attribute(request, code: str, payload: AttributePatch, if_match: str | None = IF_MATCH):
+def update_attribute(
+    request,
+    code: str,
+    payload: AttributePatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "catalog.change_attribute")
     changes, version = patch_and_version(payload, if_match)
-    return structure.update_attribute(code, expected_version=version, **changes)
+    return _tagged(response, structure.update_attribute(code, expected_version=version, **changes))
 
 
 @router.delete(
@@ -688,14 +758,35 @@ def add_options(request, code: str, payload: OptionsIn):
     return Status(201, structure.add_options(code, options))
 
 
+@router.get(
+    "/catalog/attributes/{code}/options/{option}",
+    response=OptionOut,
+    summary="One option of a select or multiselect attribute",
+)
+def get_option(request, code: str, option: str, response: HttpResponse):
+    require(request.user, "catalog.view_attribute")
+    return _tagged(response, structure.get_option(code, option))
+
+
 @router.patch(
     "/catalog/attributes/{code}/options/{option}",
     response=OptionOut,
-    summary="Change an option's labels or sort order",
+    summary="Change an option's labels or sort order; send its version (body or If-Match)",
 )
-def update_option(request, code: str, option: str, payload: OptionPatch):
+@shows_current(get_option)
+def update_option(
+    request,
+    code: str,
+    option: str,
+    payload: OptionPatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "catalog.change_attributeoption")
-    return structure.update_option(code, option, **payload.dict(exclude_unset=True))
+    changes, version = patch_and_version(payload, if_match)
+    return _tagged(
+        response, structure.update_option(code, option, expected_version=version, **changes)
+    )
 
 
 @router.delete(
@@ -703,9 +794,12 @@ def update_option(request, code: str, option: str, payload: OptionPatch):
     response={204: None},
     summary="Delete an option no product uses",
 )
-def delete_option(request, code: str, option: str):
+@shows_current(get_option)
+def delete_option(
+    request, code: str, option: str, version: int | None = None, if_match: str | None = IF_MATCH
+):
     require(request.user, "catalog.delete_attributeoption")
-    structure.delete_option(code, option)
+    structure.delete_option(code, option, expected_version=expected_version(version, if_match))
     return Status(204, None)
 
 
@@ -726,16 +820,16 @@ def list_families(request, **kwargs):
 
 
 @router.post("/catalog/families", response={201: FamilyOut}, summary="Create a family")
-def create_family(request, payload: FamilyIn):
+def create_family(request, payload: FamilyIn, response: HttpResponse):
     require(request.user, "catalog.add_family")
     data = payload.dict()
-    return Status(201, structure.create_family(data.pop("code"), **data))
+    return Status(201, _tagged(response, structure.create_family(data.pop("code"), **data)))
 
 
 @router.get("/catalog/families/{code}", response=FamilyOut, summary="One family")
-def get_family(request, code: str):
+def get_family(request, code: str, response: HttpResponse):
     require(request.user, "catalog.view_family")
-    return _get(Family, code, _families())
+    return _tagged(response, _get(Family, code, _families()))
 
 
 @router.patch(
@@ -744,10 +838,16 @@ def get_family(request, code: str):
     summary="Change a family; requirements given replace those of the channels they name",
 )
 @shows_current(get_family)
-def update_family(request, code: str, payload: FamilyPatch, if_match: str | None = IF_MATCH):
+def update_family(
+    request,
+    code: str,
+    payload: FamilyPatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "catalog.change_family")
     changes, version = patch_and_version(payload, if_match)
-    return structure.update_family(code, expected_version=version, **changes)
+    return _tagged(response, structure.update_family(code, expected_version=version, **changes))
 
 
 @router.delete(
@@ -775,9 +875,10 @@ def _requirements(family: Family) -> dict:
     response=RequirementsOut,
     summary="What each channel requires of the family's products",
 )
-def get_requirements(request, code: str):
+def get_requirements(request, code: str, response: HttpResponse):
     require(request.user, "catalog.view_family")
-    return _requirements(_get(Family, code, _families()))
+    family = _get(Family, code, _families())
+    return _tagged(response, _requirements(family), family.version)
 
 
 @router.put(
@@ -786,12 +887,18 @@ def get_requirements(request, code: str):
     summary="Replace the requirements of the channels named; other channels keep theirs",
 )
 @shows_current(get_requirements)
-def set_requirements(request, code: str, payload: RequirementsIn, if_match: str | None = IF_MATCH):
+def set_requirements(
+    request,
+    code: str,
+    payload: RequirementsIn,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "catalog.change_family")
     family = structure.set_requirements(
         code, payload.requirements, expected_version=expected_version(payload.version, if_match)
     )
-    return _requirements(family)
+    return _tagged(response, _requirements(family), family.version)
 
 
 # --- family variants --------------------------------------------------------------------------
@@ -816,18 +923,18 @@ def list_family_variants(request, family: str | None = None, **kwargs):
     response={201: FamilyVariantOut},
     summary="Create a family variant: 1 or 2 levels, each with 1–5 axes",
 )
-def create_family_variant(request, payload: FamilyVariantIn):
+def create_family_variant(request, payload: FamilyVariantIn, response: HttpResponse):
     require(request.user, "catalog.add_familyvariant")
     data = payload.dict()
-    return Status(201, structure.create_family_variant(data.pop("code"), **data))
+    return Status(201, _tagged(response, structure.create_family_variant(data.pop("code"), **data)))
 
 
 @router.get(
     "/catalog/family-variants/{code}", response=FamilyVariantOut, summary="One family variant"
 )
-def get_family_variant(request, code: str):
+def get_family_variant(request, code: str, response: HttpResponse):
     require(request.user, "catalog.view_familyvariant")
-    return _get(FamilyVariant, code, _variants())
+    return _tagged(response, _get(FamilyVariant, code, _variants()))
 
 
 @router.patch(
@@ -837,11 +944,17 @@ def get_family_variant(request, code: str):
 )
 @shows_current(get_family_variant)
 def update_family_variant(
-    request, code: str, payload: FamilyVariantPatch, if_match: str | None = IF_MATCH
+    request,
+    code: str,
+    payload: FamilyVariantPatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
 ):
     require(request.user, "catalog.change_familyvariant")
     changes, version = patch_and_version(payload, if_match)
-    return structure.update_family_variant(code, expected_version=version, **changes)
+    return _tagged(
+        response, structure.update_family_variant(code, expected_version=version, **changes)
+    )
 
 
 @router.delete(
@@ -880,16 +993,16 @@ def list_categories(request, tree: str | None = None, parent: str | None = None,
     response={201: CategoryOut},
     summary="Create a category (without parent: a new tree)",
 )
-def create_category(request, payload: CategoryIn):
+def create_category(request, payload: CategoryIn, response: HttpResponse):
     require(request.user, "catalog.add_category")
     data = payload.dict()
-    return Status(201, structure.create_category(data.pop("code"), **data))
+    return Status(201, _tagged(response, structure.create_category(data.pop("code"), **data)))
 
 
 @router.get("/catalog/categories/{code}", response=CategoryOut, summary="One category")
-def get_category(request, code: str):
+def get_category(request, code: str, response: HttpResponse):
     require(request.user, "catalog.view_category")
-    return _get(Category, code, Category.objects.select_related("parent"))
+    return _tagged(response, _get(Category, code, Category.objects.select_related("parent")))
 
 
 @router.patch(
@@ -898,10 +1011,16 @@ def get_category(request, code: str):
     summary="Change a category; a new parent (in the same tree) moves it with its subtree",
 )
 @shows_current(get_category)
-def update_category(request, code: str, payload: CategoryPatch, if_match: str | None = IF_MATCH):
+def update_category(
+    request,
+    code: str,
+    payload: CategoryPatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "catalog.change_category")
     changes, version = patch_and_version(payload, if_match)
-    return structure.update_category(code, expected_version=version, **changes)
+    return _tagged(response, structure.update_category(code, expected_version=version, **changes))
 
 
 @router.delete(
@@ -953,23 +1072,31 @@ def list_groups(request, **kwargs):
 
 
 @router.post("/catalog/groups", response={201: GroupOut}, summary="Create a product group")
-def create_group(request, payload: GroupIn):
+def create_group(request, payload: GroupIn, response: HttpResponse):
     require(request.user, "catalog.add_productgroup")
-    return Status(201, structure.create_group(payload.code, labels=payload.labels))
+    return Status(
+        201, _tagged(response, structure.create_group(payload.code, labels=payload.labels))
+    )
 
 
 @router.get("/catalog/groups/{code}", response=GroupOut, summary="One product group")
-def get_group(request, code: str):
+def get_group(request, code: str, response: HttpResponse):
     require(request.user, "catalog.view_productgroup")
-    return _get(ProductGroup, code)
+    return _tagged(response, _get(ProductGroup, code))
 
 
 @router.patch("/catalog/groups/{code}", response=GroupOut, summary="Change a product group")
 @shows_current(get_group)
-def update_group(request, code: str, payload: GroupPatch, if_match: str | None = IF_MATCH):
+def update_group(
+    request,
+    code: str,
+    payload: GroupPatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+):
     require(request.user, "catalog.change_productgroup")
     changes, version = patch_and_version(payload, if_match)
-    return structure.update_group(code, expected_version=version, **changes)
+    return _tagged(response, structure.update_group(code, expected_version=version, **changes))
 
 
 @router.delete(
@@ -996,10 +1123,12 @@ def list_association_types(request, **kwargs):
     response={201: AssociationTypeOut},
     summary="Create an association type",
 )
-def create_association_type(request, payload: AssociationTypeIn):
+def create_association_type(request, payload: AssociationTypeIn, response: HttpResponse):
     require(request.user, "catalog.add_associationtype")
     data = payload.dict()
-    return Status(201, structure.create_association_type(data.pop("code"), **data))
+    return Status(
+        201, _tagged(response, structure.create_association_type(data.pop("code"), **data))
+    )
 
 
 @router.get(
@@ -1007,9 +1136,9 @@ def create_association_type(request, payload: AssociationTypeIn):
     response=AssociationTypeOut,
     summary="One association type",
 )
-def get_association_type(request, code: str):
+def get_association_type(request, code: str, response: HttpResponse):
     require(request.user, "catalog.view_associationtype")
-    return _get(AssociationType, code)
+    return _tagged(response, _get(AssociationType, code))
 
 
 @router.patch(
@@ -1019,11 +1148,17 @@ def get_association_type(request, code: str):
 )
 @shows_current(get_association_type)
 def update_association_type(
-    request, code: str, payload: AssociationTypePatch, if_match: str | None = IF_MATCH
+    request,
+    code: str,
+    payload: AssociationTypePatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
 ):
     require(request.user, "catalog.change_associationtype")
     changes, version = patch_and_version(payload, if_match)
-    return structure.update_association_type(code, expected_version=version, **changes)
+    return _tagged(
+        response, structure.update_association_type(code, expected_version=version, **changes)
+    )
 
 
 @router.delete(

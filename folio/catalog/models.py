@@ -42,7 +42,7 @@ class Labelled(VersionedModel):
         return self.labels.get(locale or "", "") or self.labels.get("en_US", "") or self.code
 
 
-class Locale(models.Model):
+class Locale(VersionedModel):
     code = models.CharField(max_length=10, unique=True)  # en_US, de_DE, fr_FR
     label = models.CharField(max_length=100, blank=True)
 
@@ -53,7 +53,7 @@ class Locale(models.Model):
         return self.code
 
 
-class Currency(models.Model):
+class Currency(VersionedModel):
     code = models.CharField(max_length=3, unique=True)  # ISO 4217
     label = models.CharField(max_length=100, blank=True)
 
@@ -188,7 +188,7 @@ class Attribute(Labelled):
         ordering = ["sort_order", "code"]
 
 
-class AttributeOption(models.Model):
+class AttributeOption(VersionedModel):
     attribute = models.ForeignKey(Attribute, on_delete=models.CASCADE, related_name="options")
     code = CodeField()
     labels = models.JSONField(default=dict, blank=True)

@@ -250,7 +250,7 @@ def decimal_text(value: Decimal | None) -> str | None:
 
 
 def locale_snapshot(obj: Locale) -> dict:
-    return {"code": obj.code, "label": obj.label}
+    return {"code": obj.code, "label": obj.label, "version": obj.version}
 
 
 currency_snapshot = locale_snapshot
@@ -309,7 +309,12 @@ def attribute_snapshot(obj: Attribute) -> dict:
 
 
 def option_snapshot(obj: AttributeOption) -> dict:
-    return {"code": obj.code, "labels": obj.labels, "sort_order": obj.sort_order}
+    return {
+        "code": obj.code,
+        "labels": obj.labels,
+        "sort_order": obj.sort_order,
+        "version": obj.version,
+    }
 
 
 def family_requirements(obj: Family, *, all_channels: bool = False) -> dict[str, list[str]]:
@@ -409,13 +414,11 @@ def create_locale(code: str, *, label: str = "") -> Locale:
 
 
 @transaction.atomic
-def update_locale(code: str, *, label: str) -> Locale:
-    obj = Locale.objects.select_for_update().filter(code=code).first()
-    if obj is None:
-        raise NotFound(f"no locale with code {code!r}", details={"code": code})
+def update_locale(code: str, *, label: str, expected_version: int | None = None) -> Locale:
+    obj = _get(Locale, code, lock=True)
     before = locale_snapshot(obj)
     obj.label = _short_label(f"locale {code}", label)
-    obj.save(update_fields=["label"])
+    save_versioned(obj, expected_version, ["label"], snapshot=locale_snapshot)
     audit.record(
         "locale.update", obj, summary=f"locale {code}", changes=_diff(before, locale_snapshot(obj))
     )
@@ -423,10 +426,9 @@ def update_locale(code: str, *, label: str) -> Locale:
 
 
 @transaction.atomic
-def delete_locale(code: str) -> None:
-    obj = Locale.objects.select_for_update().filter(code=code).first()
-    if obj is None:
-        raise NotFound(f"no locale with code {code!r}", details={"code": code})
+def delete_locale(code: str, *, expected_version: int | None = None) -> None:
+    obj = _get(Locale, code, lock=True)
+    _check_version(obj, expected_version, locale_snapshot)
     subject = f"locale {code}"
     channels = sorted(obj.channels.values_list("code", flat=True))
     if channels:
@@ -457,13 +459,11 @@ def create_currency(code: str, *, label: str = "") -> Currency:
 
 
 @transaction.atomic
-def update_currency(code: str, *, label: str) -> Currency:
-    obj = Currency.objects.select_for_update().filter(code=code).first()
-    if obj is None:
-        raise NotFound(f"no currency with code {code!r}", details={"code": code})
+def update_currency(code: str, *, label: str, expected_version: int | None = None) -> Currency:
+    obj = _get(Currency, code, lock=True)
     before = currency_snapshot(obj)
     obj.label = _short_label(f"currency {code}", label)
-    obj.save(update_fields=["label"])
+    save_versioned(obj, expected_version, ["label"], snapshot=currency_snapshot)
     audit.record(
         "currency.update",
         obj,
@@ -474,10 +474,9 @@ def update_currency(code: str, *, label: str) -> Currency:
 
 
 @transaction.atomic
-def delete_currency(code: str) -> None:
-    obj = Currency.objects.select_for_update().filter(code=code).first()
-    if obj is None:
-        raise NotFound(f"no currency with code {code!r}", details={"code": code})
+def delete_currency(code: str, *, expected_version: int | None = None) -> None:
+    obj = _get(Currency, code, lock=True)
+    _check_version(obj, expected_version, currency_snapshot)
     subject = f"currency {code}"
     channels = sorted(obj.channels.values_list("code", flat=True))
     if channels:
@@ -1093,23 +1092,33 @@ def add_options(attribute_code: str, options: list[dict]) -> list[AttributeOptio
     return created
 
 
-@transaction.atomic
-def update_option(attribute_code: str, option_code: str, **changes) -> AttributeOption:
-    a = _option_attribute(attribute_code, lock=True)
-    subject = f"option {attribute_code}.{option_code}"
-    _reject_unknown(subject, changes, ("labels", "sort_order"))
+def get_option(attribute_code: str, option_code: str, *, lock: bool = False) -> AttributeOption:
+    """The option `option_code` of the select or multiselect attribute `attribute_code`."""
+    a = _option_attribute(attribute_code, lock=lock)
     option = a.options.filter(code=option_code).first()
     if option is None:
         raise NotFound(
             f"{attribute_code} has no option {option_code!r}",
             details={"attribute": attribute_code, "code": option_code},
         )
+    return option
+
+
+@transaction.atomic
+def update_option(
+    attribute_code: str, option_code: str, *, expected_version: int | None = None, **changes
+) -> AttributeOption:
+    subject = f"option {attribute_code}.{option_code}"
+    _reject_unknown(subject, changes, ("labels", "sort_order"))
+    # Locks the attribute (not just the option): adding options reads its last sort order.
+    option = get_option(attribute_code, option_code, lock=True)
+    a = option.attribute
     before = option_snapshot(option)
     if "labels" in changes:
         option.labels = _labels(subject, changes["labels"])
     if "sort_order" in changes:
         option.sort_order = _int(subject, "sort_order", changes["sort_order"])
-    option.save(update_fields=list(changes) or None)
+    save_versioned(option, expected_version, list(changes), snapshot=option_snapshot)
     audit.record(
         "attribute.update_option",
         a,
@@ -1120,15 +1129,13 @@ def update_option(attribute_code: str, option_code: str, **changes) -> Attribute
 
 
 @transaction.atomic
-def delete_option(attribute_code: str, option_code: str) -> None:
-    a = _option_attribute(attribute_code, lock=True)
+def delete_option(
+    attribute_code: str, option_code: str, *, expected_version: int | None = None
+) -> None:
+    option = get_option(attribute_code, option_code, lock=True)
+    a = option.attribute
     subject = f"option {attribute_code}.{option_code}"
-    option = a.options.filter(code=option_code).first()
-    if option is None:
-        raise NotFound(
-            f"{attribute_code} has no option {option_code!r}",
-            details={"attribute": attribute_code, "code": option_code},
-        )
+    _check_version(option, expected_version, option_snapshot)
     used = ValueIndex.objects.filter(attribute=a, text=option_code).values("product")
     count = used.distinct().count()
     if count:

@@ -8,12 +8,14 @@ groups and associations), and each row is written by joining its cells: a catalo
 value columns costs the few cells a product fills, not 1,500 conversions a row.
 """
 
+import contextlib
 import csv
 import io
 import json
+import os
 import re
+import secrets
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from pathlib import Path
 from django.db import connection
 from django.db.models import F
 
+from folio import faults
 from folio.catalog import bulk_edit
 from folio.catalog import values as v
 from folio.catalog.models import (
@@ -410,6 +413,7 @@ def export_products(
                 cells.fill(row, json.loads(doc) if doc.__class__ is str else doc)
             writer.row(row)
             count += 1
+        faults.point("export.chunk_written")  # crash tests: a half-written export file
         if progress is not None:
             progress(len(chunk))
     writer.close()
@@ -485,6 +489,7 @@ def export_models(
                 cells.fill(row, doc)
             writer.row(row)
             count += 1
+        faults.point("export.chunk_written")
         if progress is not None:
             progress(len(chunk))
     writer.close()
@@ -607,7 +612,9 @@ def export(
         dest.parent.mkdir(parents=True, exist_ok=True)
         counts.update(_one(dest, what, fmt, filters, locales, labels_locale, media, None, progress))
         return counts
-    work = Path(tempfile.mkdtemp(prefix="folio-export-")) if is_zip else dest
+    # A zip's files are gathered in the exports folder, not the system's temporary one: if
+    # the process is killed there, the next prune sweeps them (no run names that folder).
+    work = _work_folder() if is_zip else dest
     work.mkdir(parents=True, exist_ok=True)
     try:
         kinds = {
@@ -626,7 +633,10 @@ def export(
             counts["media_files"] = _copy_media(work, files)
         if is_zip:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as z:
+            with (
+                written_aside(dest) as part,
+                zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as z,
+            ):
                 for p in sorted(work.rglob("*")):
                     if p.is_file():
                         z.write(p, p.relative_to(work).as_posix())
@@ -636,7 +646,37 @@ def export(
     return counts
 
 
+PART = ".part-"  # in the name of a file being written (see written_aside)
+
+
+@contextlib.contextmanager
+def written_aside(path: Path) -> Iterator[Path]:
+    """A new name beside `path` to write to, renamed to `path` when the block ends without
+    an error (deleted when it raises). Whoever looks at `path` finds the whole file or none:
+    a process killed mid-way leaves only a hidden `.<stem>.part-<random><suffix>` (in the
+    exports folder, swept by the next prune), never a half file under the export's name."""
+    part = path.with_name(f".{path.stem}{PART}{secrets.token_hex(4)}{path.suffix}")
+    try:
+        yield part
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _work_folder() -> Path:
+    from django.conf import settings
+
+    folder = Path(settings.VAR_DIR) / "exports" / f"work-{secrets.token_hex(8)}"
+    folder.mkdir(parents=True)
+    return folder
+
+
 def _one(path, what, fmt, filters, locales, labels_locale, media, files, progress) -> dict:
+    with written_aside(Path(path)) as part:
+        return _write_one(part, what, fmt, filters, locales, labels_locale, media, files, progress)
+
+
+def _write_one(path, what, fmt, filters, locales, labels_locale, media, files, progress) -> dict:
     if what == "products":
         return export_products(
             path,
@@ -669,7 +709,11 @@ def _copy_media(folder: Path, files: dict[int, str]) -> int:
     for asset in Asset.objects.filter(pk__in=list(files)).select_related("current_version__blob"):
         target = folder / files[asset.pk]
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open_blob(asset.current_version.blob) as src, open(target, "wb") as out:
+        with (
+            open_blob(asset.current_version.blob) as src,
+            written_aside(target) as part,
+            open(part, "wb") as out,
+        ):
             shutil.copyfileobj(src, out)
         n += 1
     return n

@@ -9,6 +9,7 @@ import os
 import shutil
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -31,6 +32,7 @@ from folio.jobs.models import Job
 from folio.jobs.services import (
     JobCancelled,
     JobContext,
+    beat_in_background,
     job,
     job_died,
     start_job,
@@ -194,6 +196,14 @@ def get_mapping(name: str) -> ColumnMapping:
     m = ColumnMapping.objects.filter(name=name).first()
     if m is None:
         raise NotFound(f"no column mapping {name!r}", details={"name": name})
+    return m
+
+
+def get_mapping_by_id(mapping_id: int) -> ColumnMapping:
+    """The web pages name a mapping by its id: a mapping may be called "new"."""
+    m = ColumnMapping.objects.filter(pk=mapping_id).first()
+    if m is None:
+        raise NotFound(f"no column mapping {mapping_id}", details={"id": mapping_id})
     return m
 
 
@@ -440,13 +450,19 @@ def dry_run_file_kept(run: ImportRun) -> bool:
     )
 
 
-def run_dry_run_for_real(run_id: int, user) -> ImportRun:
-    """Import the file of a finished dry run with the dry run's options and mapping, this
-    time writing. The kept file is claimed by renaming its folder (atomic): of two clicks or
-    calls, one starts the import and the other gets a Conflict. Once the real run has started
-    (it stages its own copy) the kept copy is deleted."""
-    dry = get_import(run_id, user)  # others' runs: 404 without imports.view_importrun
-    require(user, "imports.add_importrun")
+@contextmanager
+def _claimed_dry_run(run_id: int, user):
+    """A finished dry run and its kept file, claimed by renaming its folder (atomic): of two
+    clicks or calls, one gets the file and the other a Conflict. The claimed copy is deleted
+    when the block ends; a FolioError in the block (nothing started) puts it back, so it can
+    be tried again. `user` None is the operator at the server's console (every run)."""
+    if user is None:
+        dry = ImportRun.objects.select_related("mapping").filter(pk=run_id).first()
+        if dry is None:
+            raise NotFound(f"no import {run_id}")
+    else:
+        dry = get_import(run_id, user)  # others' runs: 404 without imports.view_importrun
+        require(user, "imports.add_importrun")
     if not dry.dry_run:
         raise InvalidInput(f"import {dry.pk} is not a dry run", details={"run": dry.pk})
     if dry.status != ImportRun.Status.DONE:
@@ -470,24 +486,48 @@ def run_dry_run_for_real(run_id: int, user) -> ImportRun:
         held = next(iter(sorted(claimed.iterdir())), None)
         if held is None:
             raise _no_longer_kept(dry)
-        options = {k: dry.options.get(k) for k in READING_OPTIONS}
         try:
-            with open(held, "rb") as handle:
-                return start_import(
-                    File(handle, name=held.name),
-                    dry.source,
-                    user=user,
-                    dry_run=False,
-                    all_or_nothing=dry.all_or_nothing,
-                    mapping=dry.mapping.name if dry.mapping_id else None,
-                    **options,
-                )
+            yield dry, held
         except FolioError:
-            # Not started (too large, a mapping deleted meanwhile…): it can be tried again.
             claimed.rename(folder)
             raise
     finally:
         shutil.rmtree(claimed, ignore_errors=True)
+
+
+def _real_run_options(dry: ImportRun) -> dict:
+    return {
+        "dry_run": False,
+        "all_or_nothing": dry.all_or_nothing,
+        "mapping": dry.mapping.name if dry.mapping_id else None,
+        **{k: dry.options.get(k) for k in READING_OPTIONS},
+    }
+
+
+def run_dry_run_for_real(run_id: int, user) -> ImportRun:
+    """Import the file of a finished dry run with the dry run's options and mapping, this
+    time writing, as a background job (API and web). Once the real run has started (it
+    stages its own copy) the kept copy is deleted."""
+    with _claimed_dry_run(run_id, user) as (dry, held), open(held, "rb") as handle:
+        return start_import(
+            File(handle, name=held.name), dry.source, user=user, **_real_run_options(dry)
+        )
+
+
+def stage_dry_run_for_real(run_id: int, user, *, via: str = "cli") -> ImportRun:
+    """The same as run_dry_run_for_real, for a caller that runs the import in its own process
+    (`folio import --run-dry-run ID`, with its progress bar): the kept file is staged as
+    the run's upload (deleted when the run ends) and the run is returned without a job."""
+    with _claimed_dry_run(run_id, user) as (dry, held):
+        with open(held, "rb") as handle:
+            staged = stage_upload(File(handle, name=held.name), held.name)
+        try:
+            return create_run(
+                dry.source, user=user, via=via, staged=staged, **_real_run_options(dry)
+            )
+        except BaseException:
+            shutil.rmtree(staged.parent, ignore_errors=True)
+            raise
 
 
 @job("Import products, models or structure from a file", max_attempts=1)
@@ -577,10 +617,13 @@ def steps(run: ImportRun, *, ctx: JobContext | None = None, path: str | None = N
 
 def inline_job(label: str, kind_func, params: dict, user, *, reports_progress=True) -> Job:
     """A Job row for work the CLI does in its own process, so the API shows it too; no
-    worker picks it up. Its progress reports carry this process's heartbeat, so the reaper
-    fails it if the process is killed. Work that reports nothing until it ends (a run in one
-    transaction) is left "inline": the reaper cannot tell it from a dead one, and leaves it."""
-    return Job.objects.create(
+    worker picks it up. It carries this process's worker id, and a thread beats for it until
+    finish_inline_job (a run in one transaction, or an export, reports nothing on the way), so
+    the reaper fails it like a dead worker's job if the process is killed. (An all-or-nothing
+    run killed mid-way wrote nothing: its transaction never committed.) `reports_progress` no
+    longer changes anything."""
+    worker_id = this_process_as_worker()
+    row = Job.objects.create(
         kind=kind_func.job_name,
         label=label[:300],
         params=params,
@@ -589,11 +632,19 @@ def inline_job(label: str, kind_func, params: dict, user, *, reports_progress=Tr
         started_at=timezone.now(),
         attempts=1,
         max_attempts=1,
-        worker_id=this_process_as_worker() if reports_progress else "inline",
+        worker_id=worker_id,
     )
+    _beating[row.pk] = beat_in_background(worker_id)
+    return row
+
+
+_beating: dict = {}  # inline job id → stops its heartbeat thread
 
 
 def finish_inline_job(row: Job, *, failed: str | None = None, result=None) -> None:
+    stop = _beating.pop(row.pk, None)
+    if stop is not None:
+        stop()
     row.status = Job.Status.FAILED if failed else Job.Status.SUCCEEDED
     Job.objects.filter(pk=row.pk).update(
         status=row.status,

@@ -9,6 +9,7 @@ notices a dead machine), and `reconcile()`, which brings Job rows in line with w
 happened to their RQ job when the job's own code could not (work horse killed, Redis emptied).
 """
 
+import contextlib
 import datetime
 import os
 import socket
@@ -175,11 +176,15 @@ def reconcile() -> dict:
         task_result_id=""
     )
     for row in unfinished:
-        try:
-            rq_job = TaskJob.fetch(row.task_result_id, connection=connection)
-            rq_status = rq_job.get_status()
-        except NoSuchJobError:
-            rq_job = rq_status = None
+        claim_age = services.enqueue_claim_age(row.task_result_id)
+        if claim_age is not None and claim_age < UNQUEUED_GRACE:
+            continue  # another process is queueing it right now
+        rq_job = rq_status = None  # a claim this old: the process queueing it died
+        if claim_age is None:
+            with contextlib.suppress(NoSuchJobError):
+                found = TaskJob.fetch(row.task_result_id, connection=connection)
+                rq_status = found.get_status()
+                rq_job = found
         if rq_job is not None and rq_status not in (
             JobStatus.FAILED,
             JobStatus.STOPPED,

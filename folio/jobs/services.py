@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from cronsim import CronSim, CronSimError
 from django.conf import settings
@@ -176,20 +177,44 @@ def start_job(func_or_name, *, label: str | None = None, user=None, schedule=Non
     return row
 
 
+# task_result_id while a process is handing the job to the queue: "claim:<unix time>:<random>".
+ENQUEUE_CLAIM = "claim:"
+
+
+def enqueue_claim_age(task_result_id: str) -> float | None:
+    """Seconds since a process claimed the job for queueing; None when it is not a claim."""
+    if not task_result_id.startswith(ENQUEUE_CLAIM):
+        return None
+    try:
+        return time.time() - int(task_result_id.split(":")[1])
+    except (IndexError, ValueError):
+        return float("inf")
+
+
 def _enqueue(job_id, delay: float = 0) -> bool:
     from folio.jobs.tasks import run_job
 
     task = run_job
     if delay > 0 and run_job.get_backend().supports_defer:
         task = run_job.using(run_after=timezone.now() + datetime.timedelta(seconds=delay))
+    # Claim the row before queueing: the job's creator (on commit) and the RQ reconciler (for
+    # jobs that waited out a Redis outage) may both try to queue the same job; only the one
+    # whose claim matched queues it, so a job never runs twice.
+    claim = f"{ENQUEUE_CLAIM}{int(time.time())}:{get_random_string(16)}"
+    if not Job.objects.filter(pk=job_id, task_result_id="").update(task_result_id=claim):
+        return False
     try:
         result = task.enqueue(str(job_id))
     except _queue_unreachable() as exc:
         # The job is kept (queued, with no queue entry): the RQ reconciler hands it to the
         # queue once Redis answers again, so a Redis outage delays work but loses none.
+        Job.objects.filter(pk=job_id, task_result_id=claim).update(task_result_id="")
         log.warning("job %s is waiting for the job queue, which is unreachable: %s", job_id, exc)
         return False
-    Job.objects.filter(pk=job_id, task_result_id="").update(task_result_id=str(result.id))
+    except BaseException:
+        Job.objects.filter(pk=job_id, task_result_id=claim).update(task_result_id="")
+        raise
+    Job.objects.filter(pk=job_id, task_result_id=claim).update(task_result_id=str(result.id))
     return True
 
 
@@ -358,9 +383,68 @@ def this_process_as_worker() -> str:
     return _this_process
 
 
+def beat_in_background(worker_id: str) -> Callable[[], None]:
+    """Beat for `worker_id` from a thread until the returned function is called: for work
+    that runs in a command and reports nothing until it ends (an import in one transaction),
+    so that the reaper can still tell it alive from killed. On SQLite a beat waits while that
+    transaction holds the write lock; a reaper on the same machine then sees the process
+    running (live_worker_ids), one on another machine cannot reach SQLite anyway."""
+    import threading
+
+    from django.db import connection
+
+    stop = threading.Event()
+    host, pid = socket.gethostname(), os.getpid()
+
+    def beat() -> None:
+        while not stop.wait(settings.JOB_HEARTBEAT_SECONDS):
+            try:
+                heartbeat(worker_id, host, pid)
+            except Exception:  # a missed beat is retried next time
+                log.warning("heartbeat of %s failed", worker_id, exc_info=True)
+        connection.close()
+
+    thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+    thread.start()
+
+    def stopped() -> None:
+        stop.set()
+        thread.join(timeout=2)  # its connection closed before the command's own
+
+    return stopped
+
+
 def live_worker_ids() -> set[str]:
     cutoff = timezone.now() - datetime.timedelta(seconds=settings.JOB_WORKER_DEAD_AFTER)
-    return set(Worker.objects.filter(last_seen__gte=cutoff).values_list("worker_id", flat=True))
+    alive = set(Worker.objects.filter(last_seen__gte=cutoff).values_list("worker_id", flat=True))
+    # A process on this machine that is still running is alive even when its beats are late:
+    # on SQLite a command's heartbeat waits while its own long transaction (an all-or-nothing
+    # import) holds the write lock, and must not be taken for a dead one meanwhile.
+    stale_here = Worker.objects.filter(last_seen__lt=cutoff, hostname=socket.gethostname())
+    for worker in stale_here.order_by("-last_seen")[:1000]:
+        if _process_running_here(worker.pid, worker.started_at):
+            alive.add(worker.worker_id)
+    return alive
+
+
+def _process_running_here(pid: int, not_after: datetime.datetime) -> bool:
+    """Whether process `pid` of this machine runs and started before `not_after` (so a new
+    process that reuses a dead worker's pid is not mistaken for it). Linux /proc; False
+    where that cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration, ValueError):
+        return False
+    fields = stat.rpartition(")")[2].split()  # after "pid (comm)": state, ppid, …
+    if fields[0] in ("Z", "X"):  # killed, not yet waited for
+        return False
+    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return started <= not_after.timestamp() + 1
 
 
 def reap_dead_jobs() -> dict:

@@ -13,7 +13,7 @@ from folio.accounts.services import require
 from folio.linking import autolink, services
 from folio.linking import completeness as media_completeness
 from folio.linking.models import MediaRequirement
-from folio.versioning import expected_version
+from folio.versioning import expected_version, shows_current
 
 router = Router(tags=["linking"])
 
@@ -300,6 +300,7 @@ def auto(request, payload: AutoIn):
 class MediaRequirementIn(Schema):
     min_count: int = 1
     compliant_preset: str | None = None
+    version: int | None = None
 
 
 class MediaRequirementOut(Schema):
@@ -308,6 +309,7 @@ class MediaRequirementOut(Schema):
     role: str
     min_count: int
     compliant_preset: str | None
+    version: int
 
     @staticmethod
     def resolve_family(obj):
@@ -334,24 +336,64 @@ def list_media_requirements(request, code: str):
     )
 
 
+@router.get(
+    "/catalog/families/{code}/media-requirements/{channel}/{role}",
+    response=MediaRequirementOut,
+    summary="One media requirement (ETag: its version)",
+)
+def get_media_requirement(request, code: str, channel: str, role: str, response: HttpResponse):
+    require(request.user, "linking.view_mediarequirement")
+    req = media_completeness.get_requirement(code, channel, role)
+    response["ETag"] = req.etag
+    return req
+
+
 @router.put(
     "/catalog/families/{code}/media-requirements/{channel}/{role}",
     response=MediaRequirementOut,
-    summary="Require media of a role in a channel (optionally passing a preset's checks)",
+    summary="Require media of a role in a channel (optionally passing a preset's checks); "
+    "to change an existing one send the version you read (body or If-Match): a stale one "
+    "answers 409 with the current requirement",
 )
-def set_media_requirement(request, code: str, channel: str, role: str, payload: MediaRequirementIn):
+@shows_current(get_media_requirement)
+def set_media_requirement(
+    request,
+    code: str,
+    channel: str,
+    role: str,
+    payload: MediaRequirementIn,
+    response: HttpResponse,
+    if_match: str | None = Header(None, alias="If-Match"),
+):
     require(request.user, "linking.change_mediarequirement")
-    return media_completeness.set_requirement(
-        code, channel, role, min_count=payload.min_count, compliant_preset=payload.compliant_preset
+    req = media_completeness.set_requirement(
+        code,
+        channel,
+        role,
+        min_count=payload.min_count,
+        compliant_preset=payload.compliant_preset,
+        expected_version=expected_version(payload.version, if_match),
     )
+    response["ETag"] = req.etag
+    return req
 
 
 @router.delete(
     "/catalog/families/{code}/media-requirements/{channel}/{role}",
     response={204: None},
-    summary="Drop a media requirement",
+    summary="Drop a media requirement (version or If-Match: refuse if it changed)",
 )
-def delete_media_requirement(request, code: str, channel: str, role: str):
+@shows_current(get_media_requirement)
+def delete_media_requirement(
+    request,
+    code: str,
+    channel: str,
+    role: str,
+    version: int | None = None,
+    if_match: str | None = Header(None, alias="If-Match"),
+):
     require(request.user, "linking.delete_mediarequirement")
-    media_completeness.remove_requirement(code, channel, role)
+    media_completeness.remove_requirement(
+        code, channel, role, expected_version=expected_version(version, if_match)
+    )
     return Status(204, None)

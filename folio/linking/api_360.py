@@ -8,6 +8,7 @@ from ninja import Query, Router, Schema
 from folio.accounts.services import require
 from folio.linking import compare as compare_service
 from folio.linking import review, sku360
+from folio.versioning import shows_current
 
 router = Router(tags=["sku360"])
 
@@ -16,6 +17,10 @@ class ApproveIn(Schema):
     proposal_ids: list[int] = []
     asset_ids: list[int] = []
     comment: str = ""
+    # What the reviewer saw, from GET …/review: its "version" and each file's ("asset id":
+    # version). A request based on an earlier state is refused (409, details.current).
+    product_version: int | None = None
+    asset_versions: dict[int, int] = {}
 
 
 class FindOut(Schema):
@@ -54,8 +59,10 @@ def review_bundle(request, sku: str):
 @router.post(
     "/catalog/products/{sku}/review/approve",
     response=dict[str, Any],
-    summary="Approve the product's proposals and its pending files together: all or nothing",
+    summary="Approve the product's proposals and its pending files together: all or nothing "
+    "(product_version/asset_versions: refuse if changed since)",
 )
+@shows_current(review_bundle)
 def approve_together(request, sku: str, payload: ApproveIn):
     return review.approve_together(
         sku,
@@ -63,6 +70,8 @@ def approve_together(request, sku: str, payload: ApproveIn):
         asset_ids=payload.asset_ids,
         comment=payload.comment,
         user=request.user,
+        product_version=payload.product_version,
+        asset_versions=payload.asset_versions,
     )
 
 

@@ -29,9 +29,10 @@ from folio.assets.models import Asset
 from folio.assets.rights import is_publishable, publishable_q
 from folio.catalog import values as v
 from folio.catalog.models import Channel, Family, Product
-from folio.errors import InvalidInput, NotFound
+from folio.errors import InvalidInput, NotFound, StaleWrite
 from folio.linking.models import Link, LinkChange, MediaRequirement
 from folio.linking.services import _check_role
+from folio.versioning import save_versioned
 
 BATCH = 1000
 
@@ -304,11 +305,40 @@ def connect() -> None:
 # --- requirements -------------------------------------------------------------------------------
 
 
+def requirement_snapshot(req: MediaRequirement) -> dict:
+    return {
+        "family": req.family.code,
+        "channel": req.channel.code,
+        "role": req.role,
+        "min_count": req.min_count,
+        "compliant_preset": req.compliant_preset.code if req.compliant_preset_id else None,
+        "version": req.version,
+    }
+
+
+def _stale_requirement(req: MediaRequirement | None, expected_version: int, what: str):
+    if req is None:
+        return StaleWrite(f"{what} was deleted meanwhile", details={"current": None})
+    return StaleWrite(
+        f"{what} was changed by someone else (you edited version {expected_version}, it is now "
+        f"at {req.version}); reload it and apply your change again",
+        details={"current_version": req.version, "current": requirement_snapshot(req)},
+    )
+
+
 def set_requirement(
-    family: str, channel: str, role: str, *, min_count: int = 1, compliant_preset: str | None = None
+    family: str,
+    channel: str,
+    role: str,
+    *,
+    min_count: int = 1,
+    compliant_preset: str | None = None,
+    expected_version: int | None = None,
 ) -> MediaRequirement:
     """Create or change what `family` needs linked in `role` for `channel`; the family's
-    completeness in that channel is recomputed by the catalog's background job."""
+    completeness in that channel is recomputed by the catalog's background job. With
+    `expected_version` (what the editor read), a requirement changed or dropped since is
+    refused as a stale write."""
     from folio.renditions.presets import get_preset
 
     fam = Family.objects.filter(code=family).first()
@@ -322,12 +352,24 @@ def set_requirement(
         raise InvalidInput("min_count must be 1 or more", details={"min_count": min_count})
     preset = get_preset(compliant_preset) if compliant_preset else None
     with transaction.atomic():
-        req, created = MediaRequirement.objects.update_or_create(
-            family=fam,
-            channel=chan,
-            role=role,
-            defaults={"min_count": min_count, "compliant_preset": preset},
+        req = (
+            MediaRequirement.objects.select_for_update()
+            .filter(family=fam, channel=chan, role=role)
+            .first()
         )
+        what = f"the {role} requirement of {family} in {channel}"
+        if expected_version is not None and (req is None or req.version != expected_version):
+            raise _stale_requirement(req, expected_version, what)
+        created = req is None
+        if created:
+            req = MediaRequirement.objects.create(
+                family=fam, channel=chan, role=role, min_count=min_count, compliant_preset=preset
+            )
+        else:
+            req.min_count, req.compliant_preset = min_count, preset
+            save_versioned(
+                req, expected_version, ["min_count", "compliant_preset"], requirement_snapshot
+            )
         audit.record(
             "media_requirement.create" if created else "media_requirement.update",
             req,
@@ -339,10 +381,16 @@ def set_requirement(
     return req
 
 
-def remove_requirement(family: str, channel: str, role: str) -> None:
+def get_requirement(family: str, channel: str, role: str, *, lock=False) -> MediaRequirement:
+    # Lock only the requirement: its preset is the nullable side of an outer join.
+    qs = (
+        MediaRequirement.objects.select_for_update(of=("self",))
+        if lock
+        else MediaRequirement.objects
+    )
     req = (
-        MediaRequirement.objects.filter(family__code=family, channel__code=channel, role=role)
-        .select_related("family", "channel")
+        qs.filter(family__code=family, channel__code=channel, role=role)
+        .select_related("family", "channel", "compliant_preset")
         .first()
     )
     if req is None:
@@ -350,7 +398,18 @@ def remove_requirement(family: str, channel: str, role: str) -> None:
             f"{family} has no {role} requirement in {channel}",
             details={"family": family, "channel": channel, "role": role},
         )
+    return req
+
+
+def remove_requirement(
+    family: str, channel: str, role: str, *, expected_version: int | None = None
+) -> None:
     with transaction.atomic():
+        req = get_requirement(family, channel, role, lock=True)
+        if expected_version is not None and req.version != expected_version:
+            raise _stale_requirement(
+                req, expected_version, f"the {role} requirement of {family} in {channel}"
+            )
         audit.record(
             "media_requirement.delete", req, summary=f"{family} no longer needs {role} in {channel}"
         )

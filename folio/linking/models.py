@@ -145,7 +145,7 @@ class AutoLinkPattern(models.Model):
         return self.name
 
 
-class MediaRequirement(models.Model):
+class MediaRequirement(VersionedModel):
     """What a family needs linked per channel for completeness: `min_count` approved, in-rights
     assets in `role`; with `compliant_preset`, each counted asset's rendition through that
     preset must be ready and have passed its compliance check (a marketplace main image)."""

@@ -5,6 +5,11 @@ one go.
 refusal, when any item cannot be approved by this user; otherwise it approves them all in one
 transaction, so a failure half-way (a proposal that no longer applies) leaves nothing
 approved either.
+
+An approval is based on what the reviewer saw: the bundle carries the product's version and
+each file's, and a request sending them back is refused (StaleWrite, nothing approved) when
+the product or a file changed since, or a proposal was decided meanwhile — the diff shown is
+no longer what would be applied.
 """
 
 from django.db import transaction
@@ -16,13 +21,22 @@ from folio.assets.models import Asset, Review, ReviewWorkflow
 from folio.catalog import services as catalog
 from folio.catalog import values as v
 from folio.catalog.models import Product, Proposal
-from folio.errors import Conflict, FolioError, InvalidInput, NotFound, PermissionDenied
+from folio.errors import (
+    Conflict,
+    FolioError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    StaleWrite,
+)
 from folio.linking.models import Link
 from folio.linking.sku360 import format_value, load_attributes
 
 PENDING_ASSET = (Asset.Status.DRAFT, Asset.Status.IN_REVIEW)
 FIELDS = ("enabled", "family", "parent", "categories", "groups")
-PERMISSION, STATE = "permission", "state"
+# Why an item is refused: the user may not approve it, it cannot be approved as it is, or
+# it changed since the reviewer saw it.
+PERMISSION, STATE, STALE = "permission", "state", "stale"
 
 
 def _product(sku: str) -> Product:
@@ -153,7 +167,8 @@ def _proposal_refusal(proposal: Proposal, user) -> tuple[str, str] | None:
     if user is None or not user.has_perm("catalog.review_product"):
         return PERMISSION, f"proposal {proposal.pk}: only catalog reviewers approve proposals"
     if proposal.status != Proposal.Status.PENDING:
-        return STATE, f"proposal {proposal.pk} is {proposal.status} already"
+        # someone decided it after the reviewer's page (or client) read it
+        return STALE, f"proposal {proposal.pk} is {proposal.status} already"
     if proposal.proposed_by_id == user.pk:
         return (
             PERMISSION,
@@ -198,6 +213,7 @@ def review_bundle(sku: str, *, user) -> dict:
                 "id": asset.pk,
                 "title": asset.title,
                 "status": asset.status,
+                "version": asset.version,
                 "roles": sorted({link["role"] for link in links}),
                 "workflow": state.workflow.code,
                 "next_step": state.next_step,
@@ -206,17 +222,46 @@ def review_bundle(sku: str, *, user) -> dict:
                 "refusal": refusal[1] if refusal else None,
             }
         )
-    return {"sku": product.sku, "proposals": out_proposals, "assets": out_assets}
+    return {
+        "sku": product.sku,
+        # sent back when approving: an approval from an earlier state is refused
+        "version": product.version,
+        "proposals": out_proposals,
+        "assets": out_assets,
+    }
+
+
+def _stale_product(product: Product, expected: int | None) -> dict | None:
+    if expected is None or product.version == expected:
+        return None
+    return {
+        "sku": product.sku,
+        "kind": STALE,
+        "reason": (
+            f"product {product.sku} was changed by someone else (you saw version {expected}, "
+            f"it is now at {product.version}); the changes shown are no longer what would "
+            "be applied"
+        ),
+    }
 
 
 def approve_together(
-    sku: str, *, proposal_ids=(), asset_ids=(), comment: str = "", user, asset_versions=None
+    sku: str,
+    *,
+    proposal_ids=(),
+    asset_ids=(),
+    comment: str = "",
+    user,
+    asset_versions=None,
+    product_version: int | None = None,
 ) -> dict:
     """Approve the product's proposals and the next review step of its pending assets, all or
-    nothing. Refused (403 when a permission is missing, else 409) with every refusal named in
-    details["refusals"] before anything is written. `asset_versions` ({asset id: the version
-    the reviewer saw}) refuses, as a StaleWrite, a file that changed since."""
-    asset_versions = asset_versions or {}
+    nothing. Refused before anything is written, with every refusal named in
+    details["refusals"]: 403 when a permission is missing; StaleWrite (409) when the request
+    is based on an earlier state — `product_version` (the bundle's "version") or
+    `asset_versions` ({asset id: the version seen}) older than the current one, or a proposal
+    decided meanwhile; else 409. Versions left out are not checked (an older client)."""
+    asset_versions = {int(k): int(v) for k, v in (asset_versions or {}).items()}
     if user is None:
         raise PermissionDenied("approving needs a user (the reviewer)")
     require(user, "catalog.view_product")
@@ -228,6 +273,8 @@ def approve_together(
         )
     product = _product(sku)
     refusals: list[dict] = []
+    if stale := _stale_product(product, product_version):
+        refusals.append(stale)
     proposals = {p.pk: p for p in Proposal.objects.filter(product=product, pk__in=proposal_ids)}
     for pid in proposal_ids:
         p = proposals.get(pid)
@@ -240,23 +287,35 @@ def approve_together(
             refusals.append({"proposal_id": pid, "kind": refusal[0], "reason": refusal[1]})
     pending = {asset.pk: (asset, state) for asset, _, state in _pending_assets(product, user)}
     for aid in asset_ids:
+        seen = asset_versions.get(aid)
         if aid not in pending:
             refusal = (STATE, f"asset {aid} is not a pending file linked to {sku}")
+            if seen is not None and Asset.objects.filter(pk=aid).exclude(version=seen).exists():
+                # it was pending when seen: decided (or changed) by someone else since
+                refusal = (STALE, f"asset {aid} was changed by someone else since version {seen}")
+        elif seen is not None and pending[aid][0].version != seen:
+            asset = pending[aid][0]
+            refusal = (
+                STALE,
+                f"asset {aid} ({asset.title}) was changed by someone else (you saw version "
+                f"{seen}, it is now at {asset.version})",
+            )
         else:
             refusal = _asset_refusal(*pending[aid], user)
         if refusal:
             refusals.append({"asset_id": aid, "kind": refusal[0], "reason": refusal[1]})
     if refusals:
-        permission = any(r["kind"] == PERMISSION for r in refusals)
-        error = PermissionDenied if permission else Conflict
-        raise error(
-            f"nothing was approved: {'; '.join(r['reason'] for r in refusals)}",
-            details={"sku": sku, "refusals": refusals},
-        )
+        _refuse(product, refusals)
     approved_proposals, approved_assets = [], []
     current = None
     try:
         with transaction.atomic():
+            # Locked, and checked again: a change between the checks above and here is
+            # refused too (each file's version is checked by workflow.decide under its lock).
+            locked = Product.objects.select_for_update().get(pk=product.pk)
+            if stale := _stale_product(locked, product_version):
+                current = {"sku": sku}
+                raise StaleWrite(stale["reason"])
             for pid in proposal_ids:
                 current = {"proposal_id": pid}
                 catalog.review_proposal(pid, approve=True, comment=comment, user=user)
@@ -273,8 +332,19 @@ def approve_together(
                 approved_assets.append({"id": aid, "status": asset.status})
     except FolioError as exc:
         # Rolled back: name the item that failed so the reviewer knows what to fix.
-        raise type(exc)(
-            f"nothing was approved: {exc.message}",
-            details={"sku": sku, "refusals": [{**current, "reason": exc.message}]},
-        ) from exc
+        details = {"sku": sku, "refusals": [{**current, "reason": exc.message}]}
+        if isinstance(exc, Conflict):
+            details["current_version"] = Product.objects.get(pk=product.pk).version
+        raise type(exc)(f"nothing was approved: {exc.message}", details=details) from exc
     return {"sku": sku, "proposals": approved_proposals, "assets": approved_assets}
+
+
+def _refuse(product: Product, refusals: list[dict]):
+    kinds = {r["kind"] for r in refusals}
+    message = f"nothing was approved: {'; '.join(r['reason'] for r in refusals)}"
+    details = {"sku": product.sku, "refusals": refusals}
+    if PERMISSION in kinds:
+        raise PermissionDenied(message, details=details)
+    details["current_version"] = product.version
+    # The API adds the bundle as it is now (details["current"]); the page shows it.
+    raise (StaleWrite if STALE in kinds else Conflict)(message, details=details)

@@ -12,7 +12,8 @@ images under images/<file name>), then the destination switches it in:
   when FOLIO_MEDIA is s3://…, under <media prefix>/publications/<channel>/<feed>/): the feed
   files are uploaded under prefix/releases/<id>/, changed images under prefix/images/
   (their addresses are what the feeds name, so they stay put), and prefix/current.json —
-  which names the release — is written last.
+  which names the release — is written last. After a crash, recovery puts current.json back
+  to the last recorded release and deletes the dead run's objects.
 - http (`url`, optional `headers`): each feed file is POSTed with its Content-Type; anything
   but a 2xx answer fails the publication with what the server said.
 
@@ -31,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+
+from folio import faults
 
 TYPES = {
     ".xml": "application/xml",
@@ -242,6 +245,7 @@ class S3Destination(Destination):
                 if path.is_file() and not rel.startswith("images/"):
                     self._put(client, f"{release}/{rel}", path.read_bytes(), content_type(rel))
                     names.append(rel)
+                    faults.point("publish.release_file_uploaded")  # crash tests: half a release
             pointer = {
                 "publication": publication.pk,
                 "release": f"releases/{publication.pk}/",
@@ -290,8 +294,57 @@ class S3Destination(Destination):
         else:
             self._put(client, self.key("current.json"), previous, "application/json")
 
+    def recover(self, publication, last_done) -> None:
+        """Objects are uploaded one by one, so a run killed mid-way leaves part of its release
+        under releases/<id>/, and one killed after writing current.json leaves it naming a
+        release the database never recorded. Put current.json back to name the last recorded
+        release (rebuilt from its objects: the bytes it had are gone), or remove it when there
+        is none, then delete every object of the dead release. Images keep their names across
+        releases and stay (the next run sends only those the manifest does not hold)."""
+        super().recover(publication, last_done)
+        client = self.client()
+        pointer_key = self.key("current.json")
+        current = json.loads(self._read(client, pointer_key) or b"{}")
+        if current.get("publication") == publication.pk:
+            names = self._release_names(client, last_done.pk) if last_done is not None else []
+            if names:
+                pointer = {
+                    "publication": last_done.pk,
+                    "release": f"releases/{last_done.pk}/",
+                    "files": names,
+                }
+                self._put(client, pointer_key, json.dumps(pointer).encode(), "application/json")
+            else:
+                client.delete_object(Bucket=self.bucket, Key=pointer_key)
+        self._delete_release(client, publication.pk)
+
+    def _release_keys(self, client, release: int) -> list[str]:
+        prefix = self.key("releases", str(release)) + "/"
+        return [
+            obj["Key"]
+            for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            for obj in page.get("Contents", [])
+        ]
+
+    def _release_names(self, client, release: int) -> list[str]:
+        prefix = self.key("releases", str(release)) + "/"
+        return sorted(k[len(prefix) :] for k in self._release_keys(client, release))
+
+    def _delete_release(self, client, release: int, keys: list[str] | None = None) -> None:
+        keys = self._release_keys(client, release) if keys is None else keys
+        for start in range(0, len(keys), 1000):
+            client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]},
+            )
+
     def finish(self, switched: Switched) -> None:
-        """Releases beyond FOLIO_PUBLICATIONS_KEEP, oldest first (never the current one)."""
+        """Releases beyond FOLIO_PUBLICATIONS_KEEP, oldest first (never the current one), and
+        what failed runs left (a run killed mid-upload whose recovery did not get to it)."""
+        from folio.publishing.models import Publication
+
         client = self.client()
         keep = max(1, int(settings.PUBLICATIONS_KEEP))
         prefix = self.key("releases") + "/"
@@ -304,14 +357,19 @@ class S3Destination(Destination):
                 if release.isdigit():
                     keys.setdefault(int(release), []).append(obj["Key"])
         current = json.loads(self._read(client, self.key("current.json")) or b"{}")
-        for release in sorted(keys)[:-keep]:
+        feed_id = getattr(self.feed, "pk", None)
+        failed = set(
+            Publication.objects.filter(
+                pk__in=list(keys), feed_id=feed_id, status=Publication.Status.FAILED
+            ).values_list("pk", flat=True)
+            if feed_id is not None and keys
+            else ()
+        )
+        done = [r for r in sorted(keys) if r not in failed]
+        for release in sorted(failed | set(done[:-keep])):
             if release == current.get("publication"):
                 continue
-            for start in range(0, len(keys[release]), 1000):
-                client.delete_objects(
-                    Bucket=self.bucket,
-                    Delete={"Objects": [{"Key": k} for k in keys[release][start : start + 1000]]},
-                )
+            self._delete_release(client, release, keys[release])
 
 
 # --- http -----------------------------------------------------------------------------------

@@ -246,6 +246,35 @@ def effective_locales(feed: Feed) -> list[str]:
     return [code for code in feed.locales if code in available]
 
 
+def effective_mapping(feed: Feed) -> list[dict]:
+    """Each field the feed sends and where its value comes from: the feed's own rule or the
+    format's default (a field the feed maps to nothing is left out, as publishing does), with
+    the format's limit and whether a listing needs it. Required fields first."""
+    from folio.publishing.formats import get_format
+
+    fmt = get_format(feed.format)
+    own = feed.mapping or {}
+    merged = {**(fmt.default_mapping or {}), **own}
+    required = set(fmt.required_fields)
+    rows = [
+        {
+            "field": name,
+            "rule": rule,
+            "origin": "feed" if name in own else "format",
+            "required": name in required,
+            "limit": (fmt.limits or {}).get(name),
+        }
+        for name, rule in merged.items()
+        if rule
+    ]
+    missing = sorted(required - {r["field"] for r in rows})
+    rows += [
+        {"field": name, "rule": None, "origin": None, "required": True, "limit": None}
+        for name in missing
+    ]
+    return sorted(rows, key=lambda r: (not r["required"], r["field"]))
+
+
 def snapshot(feed: Feed) -> dict:
     return {
         "channel": feed.channel.code,

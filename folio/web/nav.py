@@ -48,6 +48,7 @@ for _entry in (
     NavEntry("assets", _("Assets"), "web:assets", "assets.view_asset", 30),
     NavEntry("review", _("Review"), "web:review_index", "catalog.view_product", 40),
     NavEntry("compare", _("Compare"), "web:compare", "catalog.view_product", 45),
+    NavEntry("structure", _("Structure"), "web:structure", "catalog.view_attribute", 55),
     NavEntry("brandkit", _("Brand kits"), "web:brand_kits", "assets.view_collection", 60),
     NavEntry("shares", _("Share links"), "web:shares", "assets.change_asset", 70),
 ):

@@ -6,17 +6,20 @@ from django.urls import path
 
 from folio.web.views import (
     assets,
+    audit,
     brandkit,
     dashboard,
     imports,
     jobs,
     linking,
+    people,
     product_models,
     products,
     publishing,
     review,
     search,
     shares,
+    structure,
 )
 
 app_name = "web"
@@ -72,6 +75,11 @@ urlpatterns = [
     path("publishing/", publishing.channels, name="publishing"),
     path("publishing/<str:channel>/<str:feed>/", publishing.feed_page, name="feed"),
     path("publishing/<str:channel>/<str:feed>/run/", publishing.feed_run, name="feed_run"),
+    path(
+        "publishing/<str:channel>/<str:feed>/schedule/",
+        publishing.feed_schedule,
+        name="feed_schedule",
+    ),
     path("publications/<int:publication_id>/", publishing.publication_page, name="publication"),
     path(
         "publications/<int:publication_id>/watch/",
@@ -82,9 +90,57 @@ urlpatterns = [
     path("imports/", imports.imports, name="imports"),
     path("imports/mappings/", imports.mappings, name="import_mappings"),
     path("imports/mappings/new/", imports.mapping_new, name="import_mapping_new"),
+    path("imports/mappings/<int:mapping_id>/", imports.mapping_edit, name="import_mapping"),
+    path(
+        "imports/mappings/<int:mapping_id>/delete/",
+        imports.mapping_delete,
+        name="import_mapping_delete",
+    ),
     path("imports/<int:run_id>/", imports.import_run, name="import_run"),
     path("imports/<int:run_id>/watch/", imports.import_watch, name="import_watch"),
     path("imports/<int:run_id>/run/", imports.import_run_for_real, name="import_run_for_real"),
+    # people and access: users (administrators), my account with its API tokens, the audit log
+    path("people/", people.users, name="people"),
+    path("people/new/", people.user_create, name="person_create"),
+    path("people/users/<str:username>/", people.person, name="person"),
+    path("people/users/<str:username>/roles/", people.person_roles, name="person_roles"),
+    path("people/users/<str:username>/access/", people.person_active, name="person_active"),
+    path("people/users/<str:username>/password/", people.person_password, name="person_password"),
+    path("people/users/<str:username>/scope/", people.person_scope, name="person_scope"),
+    path("account/", people.account, name="account"),
+    path("account/password/", people.password_change, name="password_change"),
+    path("account/tokens/", people.token_create, name="token_create"),
+    path("account/tokens/<int:token_id>/revoke/", people.token_revoke, name="token_revoke"),
+    path("audit/", audit.audit_log, name="audit"),
+    # catalog structure: attributes and options, groups, families, variants, categories,
+    # channels, locales and currencies ("new" pages sit apart: "new" is a valid code)
+    path("structure/", structure.index, name="structure"),
+    path("structure/attributes/", structure.attributes, name="structure_attributes"),
+    path("structure/new/attribute/", structure.attribute_create, name="structure_attribute_new"),
+    path(
+        "structure/attributes/<str:code>/", structure.attribute_detail, name="structure_attribute"
+    ),
+    path(
+        "structure/attributes/<str:code>/options/<str:option>/",
+        structure.option_detail,
+        name="structure_option",
+    ),
+    path("structure/attribute-groups/", structure.groups, name="structure_groups"),
+    path("structure/attribute-groups/<str:code>/", structure.group_detail, name="structure_group"),
+    path("structure/families/", structure.families, name="structure_families"),
+    path("structure/new/family/", structure.family_create, name="structure_family_new"),
+    path("structure/families/<str:code>/", structure.family_detail, name="structure_family"),
+    path("structure/family-variants/", structure.variants, name="structure_variants"),
+    path("structure/new/family-variant/", structure.variant_create, name="structure_variant_new"),
+    path(
+        "structure/family-variants/<str:code>/", structure.variant_detail, name="structure_variant"
+    ),
+    path("structure/categories/", structure.categories, name="structure_categories"),
+    path("structure/categories/<str:code>/", structure.category_detail, name="structure_category"),
+    path("structure/channels/", structure.channels, name="structure_channels"),
+    path("structure/new/channel/", structure.channel_create, name="structure_channel_new"),
+    path("structure/channels/<str:code>/", structure.channel_detail, name="structure_channel"),
+    path("structure/locales/", structure.locales, name="structure_locales"),
     # shared components
     path("jobs/<uuid:job_id>/progress/", jobs.job_progress, name="job_progress"),
 ]

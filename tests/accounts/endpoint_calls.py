@@ -64,6 +64,7 @@ CALLS: dict[str, Call] = {
     f"GET {V}/roles": C(f"{V}/roles"),
     f"GET {V}/users": C(f"{V}/users"),
     f"POST {V}/users": C(f"{V}/users", {"username": "h-new-user", "roles": ["viewer"]}),
+    f"GET {V}/users/{{username}}": C(f"{V}/users/vic"),
     f"PATCH {V}/users/{{username}}": C(f"{V}/users/vic", {"roles": ["viewer", "publisher"]}),
     f"GET {V}/users/{{username}}/scope": C(f"{V}/users/cora/scope"),
     f"PUT {V}/users/{{username}}/scope": C(
@@ -158,6 +159,9 @@ CALLS: dict[str, Call] = {
     f"GET {V}/catalog/families/{{code}}/media-requirements": C(
         f"{V}/catalog/families/water_bottles/media-requirements"
     ),
+    f"GET {V}/catalog/families/{{code}}/media-requirements/{{channel}}/{{role}}": C(
+        f"{V}/catalog/families/water_bottles/media-requirements/webshop/gallery"
+    ),
     f"PUT {V}/catalog/families/{{code}}/media-requirements/{{channel}}/{{role}}": C(
         f"{V}/catalog/families/water_bottles/media-requirements/marketplace/main",
         {"min_count": 1},
@@ -227,6 +231,9 @@ CALLS: dict[str, Call] = {
     f"POST {V}/catalog/attributes/{{code}}/options": C(
         f"{V}/catalog/attributes/color/options", {"options": [{"code": "h_red"}]}
     ),
+    f"GET {V}/catalog/attributes/{{code}}/options/{{option}}": C(
+        f"{V}/catalog/attributes/color/options/black"
+    ),
     f"PATCH {V}/catalog/attributes/{{code}}/options/{{option}}": C(
         f"{V}/catalog/attributes/color/options/black", {"labels": {"en_US": "Jet black"}}
     ),
@@ -295,12 +302,14 @@ CALLS: dict[str, Call] = {
     f"DELETE {V}/asset-collections/{{code}}": C(f"{V}/asset-collections/h-spare"),
     f"GET {V}/asset-tags": C(f"{V}/asset-tags"),
     f"POST {V}/asset-tags/merge": C(f"{V}/asset-tags/merge", {"tags": ["black"], "into": "blue"}),
+    f"GET {V}/asset-tags/{{name}}": C(f"{V}/asset-tags/manual"),  # on no asset an agency sees
     f"PATCH {V}/asset-tags/{{name}}": C(f"{V}/asset-tags/summer", {"name": "summer-2025"}),
     f"DELETE {V}/asset-tags/{{name}}": C(f"{V}/asset-tags/warranty"),
     f"GET {V}/asset-custom-fields": C(f"{V}/asset-custom-fields"),
     f"POST {V}/asset-custom-fields": C(
         f"{V}/asset-custom-fields", {"code": "h_new", "type": "text"}
     ),
+    f"GET {V}/asset-custom-fields/{{code}}": C(f"{V}/asset-custom-fields/h_spare"),
     f"PATCH {V}/asset-custom-fields/{{code}}": C(
         f"{V}/asset-custom-fields/h_spare", {"label": "Photographer"}
     ),
@@ -309,6 +318,7 @@ CALLS: dict[str, Call] = {
     f"POST {V}/asset-workflows": C(
         f"{V}/asset-workflows", lambda i: {"code": "h-new", "steps": i["workflow_steps"]}
     ),
+    f"GET {V}/asset-workflows/{{code}}": C(f"{V}/asset-workflows/h-spare"),
     f"PATCH {V}/asset-workflows/{{code}}": C(f"{V}/asset-workflows/h-spare", {"name": "Spare"}),
     f"DELETE {V}/asset-workflows/{{code}}": C(f"{V}/asset-workflows/h-spare"),
     # --- assets: previews, similarity, brand kits, sharing, other DAMs

@@ -54,6 +54,7 @@ def test_each_role_can_manage_own_tokens(make_user, each_role):
 
 
 def test_inactive_user_has_no_permission(make_user):
+    make_user("admin", "another-admin")  # the last administrator cannot be deactivated
     user = make_user("admin")
     services.set_active(user, False)
     assert not RoleBackend().has_perm(user, "catalog.view_product")

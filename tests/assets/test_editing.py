@@ -215,7 +215,7 @@ def test_tags_rename_and_merge(add_asset, api_client):
     c = add_asset("C", tags=["espresso"])
     manager = api_client("asset_manager", "manager")
     r = manager.patch("/api/v1/asset-tags/espresso", {"name": "Espresso  Drinks"}, **JSON)
-    assert r.json() == {"name": "espresso drinks", "asset_count": 1}
+    assert r.json() == {"name": "espresso drinks", "asset_count": 1, "version": 2}
     r = manager.patch("/api/v1/asset-tags/espresso%20drinks", {"name": "coffee"}, **JSON)
     assert r.status_code == 409
     r = manager.post(
@@ -224,7 +224,7 @@ def test_tags_rename_and_merge(add_asset, api_client):
         **JSON,
     )
     assert r.status_code == 200, r.json()
-    assert r.json() == {"name": "coffee", "asset_count": 3}
+    assert r.json() == {"name": "coffee", "asset_count": 3, "version": 1}
     assert sorted(Tag.objects.values_list("name", flat=True)) == ["coffee"]
     for asset in (a, b, c):
         assert [t.name for t in asset.tags.all()] == ["coffee"]

@@ -88,7 +88,10 @@ def test_a_backup_is_a_snapshot_of_committed_data_while_another_transaction_writ
         cursor = writer.cursor()
         if connection.vendor == "sqlite":
             cursor.execute("BEGIN IMMEDIATE")
-        cursor.execute("INSERT INTO assets_tag (name) VALUES ('not-yet-committed')")
+        cursor.execute(
+            "INSERT INTO assets_tag (name, version, updated_at) "
+            "VALUES ('not-yet-committed', 1, CURRENT_TIMESTAMP)"
+        )
         manifest = services.backup(str(tmp_path / "backups"))
         writer.rollback()
     finally:

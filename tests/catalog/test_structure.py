@@ -17,7 +17,7 @@ from folio.catalog.models import (
     ValueIndex,
 )
 from folio.catalog.signals import structure_changed
-from folio.errors import Conflict, InvalidInput
+from folio.errors import Conflict, InvalidInput, StaleWrite
 
 JSON = "application/json"
 
@@ -112,7 +112,13 @@ def test_locales_and_currencies(api_client):
     admin = api_client("admin")
     r = post(admin, "/catalog/locales", {"code": "pt_BR", "label": "Portuguese (Brazil)"})
     assert r.status_code == 201, r.content
-    assert r.json() == {"code": "pt_BR", "label": "Portuguese (Brazil)"}
+    assert r.json() | {"updated_at": None} == {
+        "code": "pt_BR",
+        "label": "Portuguese (Brazil)",
+        "version": 1,
+        "updated_at": None,
+    }
+    assert r["ETag"] == 'W/"1"'
     assert error(post(admin, "/catalog/locales", {"code": "pt_BR"}), 409)["code"] == "conflict"
     e = error(post(admin, "/catalog/locales", {"code": "english"}), 422)
     assert e["details"]["field"] == "code"
@@ -136,6 +142,75 @@ def test_locales_and_currencies(api_client):
     assert admin.delete("/api/v1/catalog/locales/pt_BR").status_code == 204
     assert admin.delete("/api/v1/catalog/currencies/CHF").status_code == 204
     assert error(admin.get("/api/v1/catalog/locales/pt_BR"), 404)["code"] == "not_found"
+
+
+def test_locales_currencies_and_options_are_versioned(api_client):
+    """A label change names the version it was based on; without one (the CLI, structure
+    imports) the last writer wins, and the version still goes up so later edits notice."""
+    admin = api_client("admin")
+    structure.create_attribute("color", type="select")
+    structure.add_options("color", [{"code": "black"}])
+    for path in ("/catalog/locales/de_DE", "/catalog/currencies/EUR"):
+        r = admin.get(f"/api/v1{path}")
+        assert r["ETag"] == f'W/"{r.json()["version"]}"'
+        seen = r.json()["version"]
+        r = patch(admin, path, {"label": "Mine", "version": seen})
+        assert r.status_code == 200 and r.json()["version"] == seen + 1
+        assert r["ETag"] == f'W/"{seen + 1}"'
+        e = error(patch(admin, path, {"label": "Theirs"}, HTTP_IF_MATCH=f'W/"{seen}"'), 409)
+        assert e["code"] == "stale_write" and e["details"]["current"]["label"] == "Mine"
+        assert error(admin.delete(f"/api/v1{path}?version={seen}"), 409)["code"] == "stale_write"
+        assert admin.get(f"/api/v1{path}").json()["label"] == "Mine"
+    assert structure.update_locale("de_DE", label="CLI").version == 3  # no version: no check
+    assert structure.update_currency("EUR", label="CLI").version == 3
+    with pytest.raises(StaleWrite):
+        structure.update_locale("de_DE", label="old", expected_version=2)
+
+    option = "/catalog/attributes/color/options/black"
+    r = admin.get(f"/api/v1{option}")
+    assert r.status_code == 200 and r["ETag"] == 'W/"1"'
+    assert r.json() | {"updated_at": None} == {
+        "code": "black",
+        "labels": {},
+        "sort_order": 0,
+        "version": 1,
+        "updated_at": None,
+    }
+    r = patch(admin, option, {"labels": {"en_US": "Black"}}, HTTP_IF_MATCH='W/"1"')
+    assert r.status_code == 200 and r["ETag"] == 'W/"2"'
+    e = error(patch(admin, option, {"sort_order": 5, "version": 1}), 409)
+    assert e["details"]["current"] == admin.get(f"/api/v1{option}").json()
+    assert admin.get(f"/api/v1{option}").json()["sort_order"] == 0
+    assert structure.update_option("color", "black", sort_order=3).version == 3
+    e = error(admin.delete(f"/api/v1{option}", HTTP_IF_MATCH='W/"2"'), 409)
+    assert e["details"]["current"]["version"] == 3
+    assert admin.delete(f"/api/v1{option}", HTTP_IF_MATCH='W/"3"').status_code == 204
+    e = error(admin.get("/api/v1/catalog/attributes/color/options/black"), 404)
+    assert e["details"] == {"attribute": "color", "code": "black"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/catalog/channels/ecommerce",
+        "/catalog/attribute-groups/general",
+        "/catalog/attributes/name",
+        "/catalog/families/bottles",
+        "/catalog/families/bottles/requirements",
+        "/catalog/family-variants/bottles_by_size_color",
+        "/catalog/categories/coffee",
+        "/catalog/groups/winter_collection",
+        "/catalog/association-types/X_SELL",
+        "/catalog/locales/en_US",
+        "/catalog/currencies/EUR",
+        "/catalog/attributes/color/options/black",
+    ],
+)
+def test_every_versioned_structure_object_answers_with_its_etag(catalog, api_client, path):
+    admin = api_client("admin")
+    r = admin.get(f"/api/v1{path}")
+    assert r.status_code == 200, r.content
+    assert r["ETag"] == f'W/"{r.json()["version"]}"'
 
 
 def test_locale_limited_attribute_blocks_locale_deletion(db):

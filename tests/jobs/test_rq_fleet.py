@@ -11,6 +11,7 @@ import contextlib
 import datetime
 import os
 import signal
+import time
 import warnings
 from pathlib import Path
 
@@ -299,3 +300,36 @@ def test_a_job_started_while_redis_is_down_waits_and_runs_once_it_is_back(
     fleet()
     assert finished(job).status == "succeeded", Job.objects.get(pk=job.pk).message
     assert services.reap_dead_jobs()["rq_requeued"] == 0  # queued once, never twice
+
+
+def test_a_job_queued_by_its_creator_and_the_reconciler_at_once_is_queued_once(
+    fleet, redis_url, settings
+):
+    # A job whose creating transaction stayed open past the grace period: when it commits,
+    # the reconciler may see it before its creator's own enqueue runs. Both try; one wins.
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:1/0", "DEFAULT_TIMEOUT": 3600}}
+    job = start(sample_jobs.count_items, None, items=["a"])
+    other = start(sample_jobs.count_items, None, items=["b"])
+    assert Job.objects.get(pk=job.pk).task_result_id == ""  # committed, not yet queued
+    settings.RQ_QUEUES = {"default": {"URL": redis_url, "DEFAULT_TIMEOUT": 3600}}
+    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - datetime.timedelta(minutes=5))
+    fresh_claim = f"{services.ENQUEUE_CLAIM}{int(time.time())}:busy"
+    Job.objects.filter(pk=other.pk).update(task_result_id=fresh_claim)
+
+    assert services.reap_dead_jobs()["rq_requeued"] == 1  # the reconciler queued it …
+    assert services._enqueue(job.pk) is False  # … so the creator's late enqueue does not
+    import django_rq
+
+    assert len(django_rq.get_queue("default")) == 1
+
+    # A claim left by a process that died while queueing is taken over after the grace.
+    stale_claim = f"{services.ENQUEUE_CLAIM}{int(time.time()) - 600}:gone"
+    assert services.reap_dead_jobs()["rq_requeued"] == 0  # being queued right now: left alone
+    Job.objects.filter(pk=other.pk).update(task_result_id=stale_claim)
+    assert services.reap_dead_jobs()["rq_requeued"] == 1
+    assert not Job.objects.get(pk=other.pk).task_result_id.startswith(services.ENQUEUE_CLAIM)
+
+    fleet()
+    assert finished(job).status == "succeeded"
+    assert finished(other).status == "succeeded"
+    assert Job.objects.get(pk=job.pk).attempts == 1

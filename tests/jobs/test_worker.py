@@ -4,6 +4,8 @@ happens when a worker dies mid-job."""
 import datetime
 import os
 import signal
+import socket
+import subprocess
 
 import pytest
 from django.utils import timezone
@@ -167,3 +169,35 @@ def test_job_of_a_dead_worker_is_retried_when_allowed(api_client, worker_process
     # The retry started over: progress counts this attempt only.
     assert (state["progress_done"], state["progress_total"], state["items_ok"]) == (2, 2, 2)
     assert state["message"] == ""
+
+
+def test_a_running_process_on_this_machine_is_alive_however_late_its_heartbeat():
+    # A `folio import` holding SQLite's write lock cannot beat; it must not be reaped.
+    long_ago = timezone.now() - datetime.timedelta(hours=1)
+    host = socket.gethostname()
+    WorkerRow.objects.create(
+        worker_id="busy",
+        hostname=host,
+        pid=os.getpid(),
+        started_at=timezone.now(),
+        last_seen=long_ago,
+    )
+    # A dead process, a process that started after the row (its pid reused), another machine.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    WorkerRow.objects.create(
+        worker_id="gone", hostname=host, pid=dead.pid, started_at=long_ago, last_seen=long_ago
+    )
+    WorkerRow.objects.create(
+        worker_id="reused", hostname=host, pid=os.getpid(), started_at=long_ago, last_seen=long_ago
+    )
+    WorkerRow.objects.create(
+        worker_id="elsewhere",
+        hostname=f"not-{host}",
+        pid=os.getpid(),
+        started_at=timezone.now(),
+        last_seen=long_ago,
+    )
+    alive = services.live_worker_ids()
+    assert "busy" in alive
+    assert not {"gone", "reused", "elsewhere"} & alive

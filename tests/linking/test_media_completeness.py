@@ -179,6 +179,7 @@ def test_media_requirements_through_the_api(api_client, catalog):
         "role": "main",
         "min_count": 1,
         "compliant_preset": None,
+        "version": 1,
     }
     assert [r["role"] for r in viewer.get(url).json()] == ["main"]
     assert (

@@ -3,10 +3,11 @@ nothing, with each refusal named."""
 
 import pytest
 
+from folio.assets.editing import update_asset
 from folio.assets.models import Asset, ReviewWorkflow
 from folio.catalog import services
 from folio.catalog.models import Proposal
-from folio.errors import InvalidInput, PermissionDenied
+from folio.errors import InvalidInput, PermissionDenied, StaleWrite
 from folio.linking import review
 from folio.linking.models import Link
 from tests.linking import test_sku360 as base
@@ -129,3 +130,129 @@ def test_a_failure_half_way_rolls_everything_back(pending, people):
     stale.refresh_from_db()
     assert stale.status == Proposal.Status.PENDING
     assert Asset.objects.get(pk=pending["photo"].pk).status == "in_review"
+
+
+APPROVE = "/api/v1/catalog/products/WB-750-SS-BLUE/review/approve"
+
+
+def _seen(client) -> dict:
+    """What an API client read before approving: the bundle's versions."""
+    bundle = client.get("/api/v1/catalog/products/WB-750-SS-BLUE/review").json()
+    return {
+        "proposal_ids": [p["id"] for p in bundle["proposals"]],
+        "product_version": bundle["version"],
+        "asset_versions": {str(a["id"]): a["version"] for a in bundle["assets"]},
+    }
+
+
+def test_bundle_carries_the_versions_to_send_back(pending, people):
+    data = review.review_bundle("WB-750-SS-BLUE", user=people["admin"])
+    assert data["version"] == services.get_product("WB-750-SS-BLUE").version
+    versions = {a["id"]: a["version"] for a in data["assets"]}
+    assert versions[pending["photo"].pk] == Asset.objects.get(pk=pending["photo"].pk).version
+
+
+def test_approving_after_the_product_changed_is_refused(pending, people):
+    seen = services.get_product("WB-750-SS-BLUE").version
+    services.update_product(
+        "WB-750-SS-BLUE",
+        {"values": {"gtin": [{"locale": None, "scope": None, "data": "4006381333955"}]}},
+        user=people["reviewer"],
+    )
+    with pytest.raises(StaleWrite, match=f"you saw version {seen}") as err:
+        review.approve_together(
+            "WB-750-SS-BLUE",
+            proposal_ids=[pending["proposal"].pk],
+            asset_ids=[pending["photo"].pk],
+            user=people["admin"],
+            product_version=seen,
+        )
+    assert err.value.status == 409
+    assert [r["kind"] for r in err.value.details["refusals"]] == ["stale"]
+    assert err.value.details["current_version"] == seen + 1
+    pending["proposal"].refresh_from_db()
+    assert pending["proposal"].status == Proposal.Status.PENDING
+    assert Asset.objects.get(pk=pending["photo"].pk).status == "in_review"
+    # with the version it has now, the same approval goes through
+    review.approve_together(
+        "WB-750-SS-BLUE",
+        proposal_ids=[pending["proposal"].pk],
+        asset_ids=[pending["photo"].pk],
+        user=people["admin"],
+        product_version=seen + 1,
+    )
+    pending["proposal"].refresh_from_db()
+    assert pending["proposal"].status == Proposal.Status.APPROVED
+
+
+def test_api_refuses_a_stale_product_version_with_the_current_bundle(pending, api_client, people):
+    admin = api_client("admin")
+    seen = _seen(admin)
+    services.update_product(
+        "WB-750-SS-BLUE",
+        {"values": {"gtin": [{"locale": None, "scope": None, "data": "4006381333955"}]}},
+        user=people["reviewer"],
+    )
+    r = admin.post(APPROVE, {**seen, "comment": "ok"}, content_type="application/json")
+    assert r.status_code == 409, r.content
+    error = r.json()["error"]
+    assert error["code"] == "stale_write" and "nothing was approved" in error["message"]
+    current = error["details"]["current"]
+    assert current["version"] == seen["product_version"] + 1
+    assert current["proposals"][0]["stale"] is True  # proposed on an earlier version
+    [change] = current["proposals"][0]["diff"]  # the diff against the live values now
+    assert change["old"] == "4006381333955"
+    pending["proposal"].refresh_from_db()
+    assert pending["proposal"].status == Proposal.Status.PENDING
+    assert Asset.objects.get(pk=pending["photo"].pk).status == "in_review"
+
+    again = admin.post(
+        APPROVE,
+        {**_seen(admin), "asset_ids": [pending["photo"].pk]},
+        content_type="application/json",
+    )
+    assert again.status_code == 200, again.content
+    assert again.json()["assets"] == [{"id": pending["photo"].pk, "status": "approved"}]
+
+
+def test_api_refuses_a_file_changed_since_it_was_read(pending, api_client):
+    admin = api_client("admin")
+    seen = {**_seen(admin), "asset_ids": [pending["photo"].pk]}
+    photo = pending["photo"]
+    update_asset(photo.pk, {"title": "new front, cropped"}, user=pending["photo"].created_by)
+    r = admin.post(APPROVE, seen, content_type="application/json")
+    assert r.status_code == 409, r.content
+    error = r.json()["error"]
+    [refusal] = error["details"]["refusals"]
+    assert refusal["asset_id"] == photo.pk and refusal["kind"] == "stale"
+    assert "you saw version" in refusal["reason"]
+    [now] = [a for a in error["details"]["current"]["assets"] if a["id"] == photo.pk]
+    assert now["title"] == "new front, cropped"
+    assert now["version"] == seen["asset_versions"][str(photo.pk)] + 1
+    pending["proposal"].refresh_from_db()
+    assert pending["proposal"].status == Proposal.Status.PENDING  # all or nothing
+    assert Asset.objects.get(pk=photo.pk).status == "in_review"
+
+
+def test_api_refuses_a_proposal_decided_meanwhile(pending, api_client, people):
+    admin = api_client("admin")
+    seen = {**_seen(admin), "asset_ids": [pending["photo"].pk]}
+    services.review_proposal(pending["proposal"].pk, approve=False, user=people["reviewer"])
+    r = admin.post(APPROVE, seen, content_type="application/json")
+    assert r.status_code == 409, r.content
+    details = r.json()["error"]["details"]
+    assert details["refusals"][0]["proposal_id"] == pending["proposal"].pk
+    assert "rejected already" in details["refusals"][0]["reason"]
+    assert details["current"]["proposals"] == []
+    assert Asset.objects.get(pk=pending["photo"].pk).status == "in_review"
+
+
+def test_api_rejects_a_malformed_version(pending, api_client):
+    r = api_client("admin").post(
+        APPROVE,
+        {"proposal_ids": [pending["proposal"].pk], "asset_versions": {"x": "y"}},
+        content_type="application/json",
+    )
+    assert r.status_code in (400, 422), r.content
+    pending["proposal"].refresh_from_db()
+    assert pending["proposal"].status == Proposal.Status.PENDING

@@ -6,6 +6,7 @@ no form, and their POSTs are refused."""
 
 import html as html_lib
 import re
+from html.parser import HTMLParser
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -282,9 +283,11 @@ def test_a_mapping_is_made_from_a_sample_file(catalog, var_dir, client_for):
                 "target-1": "field:family",
                 "target-2": "attribute:name",
                 "locale-2": "en_US",
-                "trim-2": "1",
+                "steps-2": "1",
+                "step-2-0-op": "trim",
                 "target-3": "attribute:capacity",
-                "unit-3": "1",
+                "steps-3": "1",
+                "step-3-0-op": "unit",
                 "target-4": "ignore",
             },
         ),
@@ -348,3 +351,398 @@ def test_the_pages_label_every_field(catalog, var_dir, client_for):
         {"action": "read", "sample": csv_file(SUPPLIER_SHEET, "supplier.csv")},
     )
     labelled_and_unstyled(html(read))
+
+
+# --- every kind of rule, editing and deleting ------------------------------------------------
+
+GERMAN_SHEET = (
+    "Art;Farbe;Preis;Inhalt;Aktiv;Material;Bild;Zubehör;Stück;Datum\n"
+    "X-1; Blau ;24,90;0,5 Liter;ja;Stahl / Glas;x1.jpg;B-1;2;31.12.2025\n"
+)
+GERMAN_COLUMNS = GERMAN_SHEET.splitlines()[0].split(";")
+
+
+def german_choices(**extra) -> dict:
+    """What each column holds, and the steps of its cells, as the editor posts them."""
+    choices = {
+        "target-0": "field:sku",
+        # Farbe: trim, then a value map (ignoring case); a second, empty slot is left alone.
+        "target-1": "attribute:color",
+        "steps-1": "3",
+        "step-1-0-op": "trim",
+        "step-1-1-op": "map",
+        "step-1-1-shown": "1",
+        "step-1-1-ignore_case": "1",
+        "step-1-1-values": "blau = blue\ngrün = green\n",
+        # Preis: euros with a decimal comma.
+        "target-2": "attribute:price",
+        "currency-2": "EUR",
+        "steps-2": "1",
+        "step-2-0-op": "decimal_comma",
+        # Inhalt: the unit in the cell, named in German.
+        "target-3": "attribute:capacity",
+        "steps-3": "2",
+        "step-3-0-op": "decimal_comma",
+        "step-3-1-op": "unit",
+        "step-3-1-default_unit": "MILLILITER",
+        "step-3-1-units": "Liter = LITER",
+        # Aktiv: German words for yes and no.
+        "target-4": "field:enabled",
+        "steps-4": "1",
+        "step-4-0-op": "boolean",
+        "step-4-0-true": "ja, x",
+        "step-4-0-false": "nein",
+        # Material: a list split at "/", each item mapped (case kept).
+        "target-5": "attribute:materials",
+        "steps-5": "3",
+        "step-5-0-op": "split",
+        "step-5-0-separator": "/",
+        "step-5-1-op": "map",
+        "step-5-1-shown": "1",
+        "step-5-1-values": "Stahl = stainless_steel\nGlas = glass",
+        # Bild: media in a role; Zubehör and Stück: a quantified association.
+        "target-6": "media",
+        "role-6": "main",
+        "target-7": "association:PACK",
+        "assoc-target-7": "products",
+        "target-8": "association:PACK",
+        "assoc-target-8": "products",
+        "quantity-8": "1",
+        # Datum: a date in a German format.
+        "target-9": "attribute:release_date",
+        "steps-9": "1",
+        "step-9-0-op": "date",
+        "step-9-0-format": "%d.%m.%Y",
+    }
+    choices.update(extra)
+    return choices
+
+
+GERMAN_RULES = [
+    {"column": "Art", "field": "sku"},
+    {
+        "column": "Farbe",
+        "attribute": "color",
+        "transforms": [
+            {"op": "trim"},
+            {"op": "map", "values": {"blau": "blue", "grün": "green"}},
+        ],
+    },
+    {
+        "column": "Preis",
+        "attribute": "price",
+        "currency": "EUR",
+        "transforms": [{"op": "decimal_comma"}],
+    },
+    {
+        "column": "Inhalt",
+        "attribute": "capacity",
+        "transforms": [
+            {"op": "decimal_comma"},
+            {"op": "unit", "default_unit": "MILLILITER", "units": {"Liter": "LITER"}},
+        ],
+    },
+    {
+        "column": "Aktiv",
+        "field": "enabled",
+        "transforms": [{"op": "boolean", "true": ["ja", "x"], "false": ["nein"]}],
+    },
+    {
+        "column": "Material",
+        "attribute": "materials",
+        "transforms": [
+            {"op": "split", "separator": "/"},
+            {
+                "op": "map",
+                "values": {"Stahl": "stainless_steel", "Glas": "glass"},
+                "ignore_case": False,
+            },
+        ],
+    },
+    {"column": "Bild", "media": "main"},
+    {"column": "Zubehör", "association": "PACK", "target": "products"},
+    {"column": "Stück", "association": "PACK", "target": "products", "part": "quantity"},
+    {
+        "column": "Datum",
+        "attribute": "release_date",
+        "transforms": [{"op": "date", "format": "%d.%m.%Y"}],
+    },
+]
+
+
+def test_the_editor_expresses_every_kind_of_rule(catalog, var_dir, client_for):
+    editor = client_for("catalog_editor")
+    read = html(
+        editor.post(
+            "/imports/mappings/new/",
+            {"action": "read", "sample": csv_file(GERMAN_SHEET, "lieferant.csv")},
+        )
+    )
+    # Media and associations are offered with fields and attributes; each column has a slot
+    # to add a step, with every transform.
+    assert '<option value="media">' in read and '<option value="association:PACK">' in read
+    for op in ("trim", "replace", "default", "date", "split", "map", "options_by_label", "boolean"):
+        assert f'<option value="{op}">' in read
+    assert 'name="step-1-0-op"' in read and 'name="step-1-0-values"' not in read
+
+    # "Show the settings": the inputs of what was chosen, nothing saved.
+    shown = editor.post(
+        "/imports/mappings/new/",
+        mapping_form(
+            GERMAN_COLUMNS,
+            name="lieferant",
+            **{
+                "target-1": "attribute:color",
+                "steps-1": "1",
+                "step-1-0-op": "map",
+                "target-2": "attribute:price",
+                "target-3": "attribute:capacity",
+                "target-6": "media",
+                "target-7": "association:PACK",
+            },
+            action="refresh",
+        ),
+    )
+    page = html(shown)
+    assert shown.status_code == 200 and not services.list_mappings().exists()
+    assert 'name="step-1-0-values"' in page and 'name="step-1-1-op"' in page  # and a new slot
+    assert 'name="currency-2"' in page and 'name="part-unit-3"' in page
+    assert 'name="role-6"' in page and 'name="assoc-target-7"' in page
+    labelled_and_unstyled(page)
+
+    # A value table line without "=" is named, with the column and the step.
+    bad = editor.post(
+        "/imports/mappings/new/",
+        mapping_form(
+            GERMAN_COLUMNS, name="lieferant", **german_choices(**{"step-1-1-values": "blau"})
+        ),
+    )
+    assert bad.status_code == 422 and "Column Farbe, step 2, line 1" in html(bad)
+    assert not services.list_mappings().exists()
+
+    saved = editor.post(
+        "/imports/mappings/new/",
+        mapping_form(
+            GERMAN_COLUMNS,
+            name="lieferant",
+            decimal_comma="1",
+            encoding="cp1252",
+            family="bottles",
+            **german_choices(),
+        ),
+    )
+    assert saved.status_code == 302, html(saved)
+    mapping = services.get_mapping("lieferant")
+    assert mapping.options == {
+        "kind": "products",
+        "encoding": "cp1252",
+        "family": "bottles",
+        "decimal_comma": True,
+    }
+    assert mapping.columns == GERMAN_RULES
+
+    # Its page shows every setting as saved; sent back unchanged, it saves the same rules.
+    page = html(editor.get(f"/imports/mappings/{mapping.pk}/"))
+    assert 'value="ja, x"' in page and "Liter = LITER</textarea>" in page
+    assert (
+        'name="role-6" value="main"' in page
+        and 'id="quantity-8" name="quantity-8" value="1" checked' in page
+    )
+    assert '<option value="EUR" selected>' in page and 'value="%d.%m.%Y"' in page
+    again = editor.post(
+        f"/imports/mappings/{mapping.pk}/", {**form_values(page, "mapping-form"), "action": "save"}
+    )
+    assert again.status_code == 302, html(again)
+    mapping.refresh_from_db()
+    assert mapping.version == 2 and mapping.columns == GERMAN_RULES
+    assert mapping.options["family"] == "bottles"
+
+    # Imported through it (the columns the catalog can take without files or other products).
+    sheet = "Art;Farbe;Preis;Inhalt;Aktiv;Material\nX-1; Blau ;24,90;0,5 Liter;ja;Stahl / Glas\n"
+    response = editor.post(
+        "/imports/",
+        {"file": csv_file(sheet, "lieferant.csv"), "mode": "run", "mapping": "lieferant"},
+    )
+    run_jobs()
+    run = ImportRun.objects.get(pk=run_id(response))
+    assert run.status == "done"
+    assert [p.reason for p in run.problems.all()] == ["read as cp1252 (as asked)"]
+    product = Product.objects.get(sku="X-1")
+    assert product.family.code == "bottles" and product.enabled
+    values = {code: entries[0]["data"] for code, entries in product.values.items()}
+    assert values["color"] == "blue"
+    assert sorted(values["materials"]) == ["glass", "stainless_steel"]
+    assert values["capacity"]["unit"] == "LITER" and float(values["capacity"]["amount"]) == 0.5
+    assert float(values["price"][0]["amount"]) == 24.9 and values["price"][0]["currency"] == "EUR"
+
+
+class _FormValues(HTMLParser):
+    """What a browser sends for one form of a page (its inputs, checked boxes, selected
+    options, textareas), without pressing a button."""
+
+    def __init__(self, form_id: str):
+        super().__init__()
+        self.form_id, self.inside, self.values = form_id, False, {}
+        self.select = self.textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+        elif not self.inside:
+            return
+        elif tag == "input" and a.get("name") and a.get("type") not in ("submit", "file"):
+            if a.get("type") != "checkbox" or "checked" in a:
+                self.values[a["name"]] = a.get("value", "")
+        elif tag == "select":
+            self.select = a["name"]
+            self.values.setdefault(self.select, "")
+        elif tag == "option" and self.select and "selected" in a:
+            self.values[self.select] = a.get("value", "")
+        elif tag == "textarea":
+            self.textarea = a["name"]
+            self.values[self.textarea] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self.select = None
+        elif tag == "textarea":
+            self.textarea = None
+
+    def handle_data(self, data):
+        if self.textarea:
+            self.values[self.textarea] += data
+
+
+def form_values(page: str, form_id: str) -> dict:
+    parser = _FormValues(form_id)
+    parser.feed(page)
+    return parser.values
+
+
+def edit_form(mapping, **choices) -> dict:
+    """The edit form as the page shows it for `mapping`, changed by `choices`."""
+    data = {"action": "save", "version": str(mapping.version), "kind": "products"}
+    data["description"] = mapping.description
+    data["count"] = str(len(mapping.columns) + 2)
+    for i, rule in enumerate(mapping.columns):
+        data[f"col-{i}"] = rule["column"]
+    data.update(choices)
+    return data
+
+
+def saved_mapping(user):
+    return services.create_mapping(
+        "supplier-x",
+        description="Supplier X",
+        options={"kind": "products", "delimiter": ";"},
+        columns=[
+            {"column": "Article no.", "field": "sku"},
+            {"column": "Title", "attribute": "name", "locale": "en_US"},
+        ],
+        user=user,
+    )
+
+
+def test_a_mapping_is_changed_from_its_page(catalog, var_dir, client_for, users):
+    mapping = saved_mapping(users["catalog_editor"])
+    editor = client_for("catalog_editor")
+    listed = html(editor.get("/imports/mappings/"))
+    assert f'href="/imports/mappings/{mapping.pk}/"' in listed
+    page = html(editor.get(f"/imports/mappings/{mapping.pk}/"))
+    labelled_and_unstyled(page)
+    # The saved rules in the editor, two empty rows to add columns, the version it was read at.
+    assert 'value="field:sku" selected' in page and 'value="attribute:name" selected' in page
+    assert 'id="col-2" name="col-2" value=""' in page and 'id="col-3"' in page
+    assert 'name="version" value="1"' in page
+    assert '<option value="semicolon" selected>' in page
+
+    changed = editor.post(
+        f"/imports/mappings/{mapping.pk}/",
+        edit_form(
+            mapping,
+            description="Supplier X, 2026",
+            delimiter="semicolon",
+            **{
+                "target-0": "field:sku",
+                "target-1": "",  # back to the usual reading: out of the mapping
+                "col-2": "Colour",
+                "target-2": "attribute:color",
+                "steps-2": "1",
+                "step-2-0-op": "options_by_label",
+                "step-2-0-locale": "en_US",
+            },
+        ),
+    )
+    assert changed.status_code == 302, html(changed)
+    mapping.refresh_from_db()
+    assert mapping.version == 2 and mapping.description == "Supplier X, 2026"
+    assert mapping.options == {"kind": "products", "delimiter": ";"}
+    assert mapping.columns == [
+        {"column": "Article no.", "field": "sku"},
+        {
+            "column": "Colour",
+            "attribute": "color",
+            "transforms": [{"op": "options_by_label", "locale": "en_US"}],
+        },
+    ]
+    # The mapping check of the service (as PATCH /api/v1/imports/mappings/{name}) applies.
+    refused = editor.post(
+        f"/imports/mappings/{mapping.pk}/",
+        edit_form(mapping, **{"target-0": "field:sku", "target-1": "attribute:name"}),
+    )
+    assert refused.status_code == 422
+    assert "columns[1] (Colour): name is localizable: give the locale" in html(refused)
+    assert 'name="version" value="2"' in html(refused)
+    mapping.refresh_from_db()
+    assert mapping.version == 2
+
+
+def test_a_stale_edit_or_delete_changes_nothing_and_shows_the_mapping_as_it_is(
+    catalog, var_dir, client_for, users
+):
+    mapping = saved_mapping(users["catalog_editor"])
+    editor = client_for("catalog_editor")
+    read_at = edit_form(mapping, **{"target-0": "field:sku", "target-1": "ignore"})
+    # Someone else changes it meanwhile (through the service the API uses).
+    services.update_mapping("supplier-x", expected_version=1, description="Changed elsewhere")
+
+    stale = editor.post(f"/imports/mappings/{mapping.pk}/", read_at)
+    page = html(stale)
+    assert stale.status_code == 409
+    assert "Someone changed this mapping" in page and "Changed elsewhere" in page
+    assert 'name="version" value="2"' in page  # the current state, to change again
+    mapping.refresh_from_db()
+    assert mapping.version == 2 and mapping.columns[1]["attribute"] == "name"
+
+    gone = editor.post(f"/imports/mappings/{mapping.pk}/delete/", {"version": "1"})
+    assert gone.status_code == 409 and "Someone changed this mapping" in html(gone)
+    assert services.list_mappings().filter(pk=mapping.pk).exists()
+
+    deleted = editor.post(f"/imports/mappings/{mapping.pk}/delete/", {"version": "2"})
+    assert deleted.status_code == 302 and deleted["Location"] == "/imports/mappings/"
+    assert not services.list_mappings().exists()
+    assert editor.get(f"/imports/mappings/{mapping.pk}/").status_code == 404
+
+
+def test_viewers_see_a_mapping_without_controls_and_cannot_change_it(
+    catalog, var_dir, client_for, users
+):
+    mapping = saved_mapping(users["catalog_editor"])
+    viewer = client_for("viewer")
+    listed = html(viewer.get("/imports/mappings/"))
+    assert "Change or delete" not in listed
+    page = html(viewer.get(f"/imports/mappings/{mapping.pk}/"))
+    assert "attribute name (en_US)" in page  # what it says, in words
+    assert "<form" not in page.split('<main id="main"')[1].split("</main>")[0].replace(
+        '<form method="post" action="/logout/"', ""
+    )
+    for url, data in (
+        (f"/imports/mappings/{mapping.pk}/", edit_form(mapping, **{"target-0": "ignore"})),
+        (f"/imports/mappings/{mapping.pk}/delete/", {"version": "1"}),
+    ):
+        assert viewer.post(url, data).status_code == 403
+    mapping.refresh_from_db()
+    assert mapping.version == 1 and services.list_mappings().count() == 1

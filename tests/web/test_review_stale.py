@@ -116,3 +116,73 @@ def test_a_proposal_decided_by_someone_else_meanwhile(shop, client_for, users):
     assert STALE in page and "No pending proposals." in page
     file.refresh_from_db()
     assert not Review.objects.filter(asset=file).exists()  # the file was not approved either
+
+
+def test_the_page_sends_back_the_product_version(shop, client_for, users):
+    _pending(users)
+    page = html(client_for("admin").get("/review/BT-750-BLUE/"))
+    version = catalog.get_product("BT-750-BLUE").version
+    assert f'<input type="hidden" name="product_version" value="{version}">' in page
+
+
+def test_approving_after_the_product_changed_approves_nothing(shop, client_for, users):
+    """The proposal's diff was shown against the live values; a reviewer's direct edit since
+    changes what approving would do, so the approval from the old page is refused."""
+    proposal, file = _pending(users)
+    admin = client_for("admin")
+    seen = form_of(html(admin.get("/review/BT-750-BLUE/")))
+    before = catalog.get_product("BT-750-BLUE").version
+    assert seen["product_version"] == str(before)
+
+    catalog.update_product(
+        "BT-750-BLUE",
+        {"values": {"price": value([{"amount": "19.90", "currency": "USD"}])}},
+        user=users["catalog_reviewer"],
+    )
+    stale = admin.post("/review/BT-750-BLUE/", seen)
+    assert stale.status_code == 409
+    page = html(stale)
+    assert STALE in page and "nothing was changed" in page
+    assert f"you saw version {before}" in page  # why, naming the versions
+    now = catalog.get_product("BT-750-BLUE").version
+    assert f'name="product_version" value="{now}"' in page  # the current state
+    proposal.refresh_from_db()
+    file.refresh_from_db()
+    assert proposal.status == "pending" and file.status == Asset.Status.IN_REVIEW
+    assert not Review.objects.filter(asset=file).exists()
+
+    done = admin.post("/review/BT-750-BLUE/", form_of(page))
+    assert done.status_code == 302
+    proposal.refresh_from_db()
+    assert proposal.status == "approved"
+    assert catalog.resolved_values(catalog.get_product("BT-750-BLUE"))["gtin"][0]["data"] == (
+        "4006381333955"
+    )
+
+
+def test_a_page_without_versions_still_approves(shop, client_for, users):
+    """An older page (or a script) sending no versions approves without the check, as the
+    API does without them."""
+    proposal, _file = _pending(users)
+    admin = client_for("admin")
+    seen = form_of(html(admin.get("/review/BT-750-BLUE/")))
+    data = {k: v for k, v in seen.items() if "version" not in k}
+    catalog.update_product(
+        "BT-750-BLUE",
+        {"values": {"price": value([{"amount": "19.90", "currency": "USD"}])}},
+        user=users["catalog_reviewer"],
+    )
+    assert admin.post("/review/BT-750-BLUE/", data).status_code == 302
+    proposal.refresh_from_db()
+    assert proposal.status == "approved"
+
+
+def test_a_viewer_posting_the_form_is_refused(shop, client_for, users):
+    proposal, _file = _pending(users)
+    seen = form_of(html(client_for("admin").get("/review/BT-750-BLUE/")))
+    viewer = client_for("viewer")
+    page = html(viewer.get("/review/BT-750-BLUE/"))
+    assert 'value="approve"' not in page and 'name="proposal"' not in page
+    assert viewer.post("/review/BT-750-BLUE/", seen).status_code == 403
+    proposal.refresh_from_db()
+    assert proposal.status == "pending"

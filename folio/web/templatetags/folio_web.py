@@ -65,6 +65,21 @@ STATUS_LABELS = {
     "approved": _("approved"),
     "rejected": _("rejected"),
     "archived": _("archived"),
+    # jobs, imports, publications, deliveries, proposals, renditions
+    "queued": _("queued"),
+    "pending": _("pending"),
+    "running": _("running"),
+    "succeeded": _("succeeded"),
+    "done": _("done"),
+    "failed": _("failed"),
+    "cancelled": _("cancelled"),
+    "delivered": _("delivered"),
+    "withdrawn": _("withdrawn"),
+    "ready": _("ready"),
+    # share links, API tokens
+    "active": _("active"),
+    "expired": _("expired"),
+    "revoked": _("revoked"),
 }
 
 

@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from folio.accounts.services import require
 from folio.assets import browse, editing, previews, services, workflow
@@ -24,6 +25,7 @@ from folio.renditions import presets as preset_service
 from folio.renditions.models import Rendition
 from folio.search import facets as facet_counts
 from folio.web.models import SavedFilter
+from folio.web.templatetags.folio_web import STATUS_LABELS
 from folio.web.views.base import (
     announce,
     field_errors,
@@ -75,7 +77,8 @@ def _facets(qs, params, user) -> tuple[dict, int]:
         out[name] = [
             {
                 "value": row["value"],
-                "label": str(row["value"]).replace("_", " "),
+                "label": (STATUS_LABELS.get(row["value"]) if name == "status" else None)
+                or str(row["value"]).replace("_", " "),
                 "count": row["count"],
                 "selected": row["value"] in chosen,
                 "query": toggled(params, param, row["value"]),
@@ -130,8 +133,17 @@ def library(request):
         saved_filters=SavedFilter.objects.filter(user=request.user, area="assets"),
         current_query=query_without(params, "page"),
         chips=[
-            {"label": f"{key}: {value}", "query": toggled(params, key, value)}
-            for key in ("q", "type", "kind", "tag", "collection", "status", "expires", "expired")
+            {"label": f"{label}: {value}", "query": toggled(params, key, value)}
+            for key, label in (
+                ("q", _("search")),
+                ("type", _("type")),
+                ("kind", _("kind")),
+                ("tag", _("tag")),
+                ("collection", _("collection")),
+                ("status", _("status")),
+                ("expires", _("expires")),
+                ("expired", _("expired")),
+            )
             for value in params.getlist(key)
             if value
         ],
@@ -139,7 +151,7 @@ def library(request):
     )
     response = render(request, "web/assets/library.html", context)
     if is_htmx(request):
-        announce(response, _("%(n)s files found") % {"n": total})
+        announce(response, ngettext("%(n)s file found", "%(n)s files found", total) % {"n": total})
     return response
 
 
@@ -483,6 +495,11 @@ def renditions(request, asset_id: int):
     rows, _jobs = cache.ensure_renditions([asset.current_version], codes, user=request.user)
     messages.success(
         request,
-        _("%(n)s rendition(s) requested; they are made in the background.") % {"n": len(rows)},
+        ngettext(
+            "%(n)s rendition requested; it is made in the background.",
+            "%(n)s renditions requested; they are made in the background.",
+            len(rows),
+        )
+        % {"n": len(rows)},
     )
     return redirect(reverse("web:asset", args=[asset_id]) + "#renditions")

@@ -196,7 +196,7 @@ def history_rows(changes: list, attributes: dict, *, locale: str) -> list[dict]:
             {
                 "version": c.version,
                 "at": c.at,
-                "user": c.username or "system",
+                "user": c.username or _("system"),
                 "via": c.via,
                 "action": c.action,
                 "items": items,
@@ -209,7 +209,7 @@ def _plain(value) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, list):
         return ", ".join(str(x) for x in value)
     return str(value)

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from folio.accounts.services import require
 from folio.catalog import bulk_edit
@@ -239,7 +239,9 @@ def product_grid(request):
     )
     response = render(request, "web/products/grid.html", context)
     if is_htmx(request):
-        announce(response, _("%(n)s products found") % {"n": total})
+        announce(
+            response, ngettext("%(n)s product found", "%(n)s products found", total) % {"n": total}
+        )
     return response
 
 
@@ -375,7 +377,12 @@ def bulk_edit_page(request):
             context["job"] = job
             messages.success(
                 request,
-                _("Bulk edit of %(n)s product(s) started.") % {"n": job.progress_total},
+                ngettext(
+                    "Bulk edit of %(n)s product started.",
+                    "Bulk edit of %(n)s products started.",
+                    job.progress_total,
+                )
+                % {"n": job.progress_total},
             )
         except InvalidInput as exc:
             status = 422

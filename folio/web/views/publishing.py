@@ -1,11 +1,13 @@
-"""Publishing pages: the channels with their feeds, a feed (its settings, an edit form, the
-Dry run and Publish buttons, its recent publications) and a publication (progress while it
-runs; then counts, files, the diff and the report of skipped products with a link to fix
-each).
+"""Publishing pages: the channels with their feeds, a feed (its settings and its channel's,
+what each field is mapped from, an edit form, its schedule with a form to set, change or
+remove it, the Dry run and Publish buttons, its recent publications) and a publication
+(progress while it runs; then counts, files, the diff and the report of skipped products with
+a link to fix each).
 
 Everything goes through the publishing services the API and the CLI call (feeds.update_feed
-with the version the editor saw, runs.start_publication, history.*), so the report and its
-fix hints read the same everywhere.
+with the version the editor saw, events.schedule_feed / unschedule_feed as `folio
+schedule-feed` and the schedule API do, runs.start_publication, history.*), so the report, its
+fix hints and a bad schedule's message read the same everywhere.
 """
 
 import json
@@ -201,7 +203,7 @@ def _by_setting(errors: dict[str, list[str]]) -> dict[str, list[str]]:
 @page("publishing.view_feed", methods=("GET", "POST"))
 def feed_page(request, channel: str, feed: str):
     found = feeds.get_feed(channel, feed)
-    context: dict = {"section": "publishing", "errors": {}, "error": None}
+    context: dict = {"errors": {}, "error": None}
     status = 200
     form = _form_of(found)
     if request.method == "POST":
@@ -236,29 +238,209 @@ def feed_page(request, channel: str, feed: str):
             else:
                 messages.info(request, _("Nothing changed."))
             return redirect(reverse("web:feed", args=[channel, feed]))
+    context["open_form"] = bool(context["error"])
+    context["form"] = form
+    return _feed_page(request, found, context, status=status)
+
+
+def _feed_page(request, found: Feed, context: dict, *, status: int = 200):
+    """The feed page; `context` carries a form's state after a refused save."""
     can_edit = request.user.has_perm("publishing.change_feed")
     recent = list(
         found.publications.select_related("created_by", "job").order_by("-id")[:FEED_HISTORY]
     )
-    context.update(
+    schedule = events.feed_schedule(found)
+    schedule_data = events.schedule_data(schedule) if schedule else None
+    page_context = {
+        "section": "publishing",
+        "errors": {},
+        "error": None,
+        "form": _form_of(found),
+        "open_form": False,
+        "schedule_errors": {},
+        "schedule_error": None,
+        "schedule_form": _schedule_form(schedule_data),
+        **context,
+    }
+    page_context.update(
         feed=found,
         settings=feeds.snapshot(found),
         effective_locales=feeds.effective_locales(found),
         effective_currency=feeds.effective_currency(found),
         channel_locales=feeds.channel_locales(found.channel),
         channel_currencies=feeds.channel_currencies(found.channel),
+        channel=found.channel,
+        category_tree=found.channel.category_tree,
+        mapping=[{**row, "text": rule_text(row["rule"])} for row in feeds.effective_mapping(found)],
         destination=destination_text(found),
-        schedule=schedule_text(
-            events.schedule_data(s) if (s := events.feed_schedule(found)) else None
-        ),
-        form=form,
+        schedule=schedule_text(schedule_data),
+        schedule_data=schedule_data,
+        schedule_units=SCHEDULE_UNITS,
+        schedule_modes=SCHEDULE_MODES,
         can_edit=can_edit,
         can_run=request.user.has_perm("publishing.run_publication"),
         publications=recent,
         pretty={k: _pretty(getattr(found, k)) for k in (*JSON_FIELDS, "selection")},
-        open_form=bool(context["error"]),
     )
-    return render(request, "web/publishing/feed.html", context, status=status)
+    return render(request, "web/publishing/feed.html", page_context, status=status)
+
+
+def rule_text(rule: dict | None) -> str:
+    """A mapping rule as people read it: where the value comes from, then its limits."""
+    if not rule:
+        return ""
+    if "attribute" in rule:
+        source = rule["attribute"]
+        source = (
+            _("the product's %(what)s") % {"what": source[1:]}
+            if source.startswith("@")
+            else _("attribute %(code)s") % {"code": source}
+        )
+    elif "template" in rule:
+        source = _("template “%(t)s”") % {"t": rule["template"]}
+    elif "constant" in rule:
+        source = _("always “%(v)s”") % {"v": rule["constant"]}
+    else:
+        source = json.dumps(rule, ensure_ascii=False)
+    where = [x for x in (rule.get("locale"), rule.get("scope")) if x]
+    if where:
+        source += f" ({', '.join(where)})"
+    if rule.get("max_length"):
+        source += " · " + (
+            _("cut to %(n)s characters") if rule.get("truncate") else _("at most %(n)s characters")
+        ) % {"n": rule["max_length"]}
+    return source
+
+
+# --- a feed's schedule ----------------------------------------------------------------------------
+
+# The units the form offers for "every N …", largest first (the form shows a schedule in the
+# largest that divides it).
+SCHEDULE_UNITS = (
+    (86400, gettext_lazy("days")),
+    (3600, gettext_lazy("hours")),
+    (60, gettext_lazy("minutes")),
+    (1, gettext_lazy("seconds")),
+)
+SCHEDULE_MODES = (
+    ("incremental", gettext_lazy("incremental (what changed)")),
+    ("full", gettext_lazy("full (every product again)")),
+)
+# A form field for each field the scheduling service names in its errors.
+SCHEDULE_FIELDS = {"every_seconds": "every", "cron": "cron", "mode": "mode"}
+
+
+def _schedule_form(data: dict | None) -> dict:
+    """The schedule form as the page shows it. `version` 0 stands for "not scheduled when
+    read": a schedule someone created meanwhile is then not replaced unseen."""
+    if data is None:
+        return {
+            "timing": "every",
+            "every": "1",
+            "unit": "86400",
+            "cron": "",
+            "mode": "incremental",
+            "enabled": True,
+            "version": 0,
+        }
+    seconds = data["every_seconds"] or 86400
+    unit = next(u for u, _label in SCHEDULE_UNITS if seconds % u == 0)
+    return {
+        "timing": "cron" if data["cron"] else "every",
+        "every": str(seconds // unit) if data["every_seconds"] else "1",
+        "unit": str(unit),
+        "cron": data["cron"],
+        "mode": data["mode"],
+        "enabled": data["enabled"],
+        "version": data["version"],
+    }
+
+
+def _schedule_timing(feed: Feed, form: dict) -> tuple[int | None, str | None]:
+    """(every_seconds, cron) from the form; the service checks the rest (minimum interval,
+    the cron expression, the mode) and names what is wrong the same way for the CLI/API."""
+    subject = f"schedule of feed {feed.channel.code}/{feed.code}"
+    if form["timing"] == "cron":
+        if not form["cron"].strip():
+            raise InvalidInput(
+                _('%(s)s: cron: write a 5-field cron expression (UTC), e.g. "0 3 * * *"')
+                % {"s": subject},
+                details={"field": "cron"},
+            )
+        return None, form["cron"]
+    raw = form["every"].strip()
+    units = {str(u) for u, _label in SCHEDULE_UNITS}
+    if not raw.isdigit() or int(raw) < 1 or form["unit"] not in units:
+        raise InvalidInput(
+            _("%(s)s: every: %(v)r is not a whole number of minutes, hours or days")
+            % {"s": subject, "v": raw},
+            details={"field": "every_seconds", "value": raw},
+        )
+    return int(raw) * int(form["unit"]), None
+
+
+@page("publishing.change_feed", methods=("POST",))
+def feed_schedule(request, channel: str, feed: str):
+    """Set, change or remove the feed's schedule, through the service `folio schedule-feed`
+    and the schedule API call, with the version the page showed."""
+    found = feeds.get_feed(channel, feed)
+    post = request.POST
+    form = {
+        "timing": "cron" if post.get("timing") == "cron" else "every",
+        "every": post.get("every", ""),
+        "unit": post.get("unit", ""),
+        "cron": post.get("cron", ""),
+        "mode": post.get("mode", ""),
+        "enabled": post.get("enabled") == "on",
+        "version": post.get("version", ""),
+    }
+    version = posted_version(form["version"])
+    try:
+        if post.get("action") == "remove":
+            removed = events.unschedule_feed(found, user=request.user, expected_version=version)
+            if removed:
+                messages.success(request, _("Schedule removed: published on request only."))
+            else:
+                messages.info(request, _("The feed was not scheduled."))
+        else:
+            every_seconds, cron = _schedule_timing(found, form)
+            schedule = events.schedule_feed(
+                found,
+                every_seconds=every_seconds,
+                cron=cron,
+                mode=form["mode"],
+                enabled=form["enabled"],
+                expected_version=version,
+                user=request.user,
+            )
+            messages.success(
+                request,
+                _("Schedule saved: %(when)s.")
+                % {"when": schedule_text(events.schedule_data(schedule))},
+            )
+    except (InvalidInput, Conflict) as exc:
+        stale = exc.code == "stale_write"
+        errors: dict[str, list[str]] = {}
+        for where, reasons in field_errors(exc.details, exc.message).items():
+            name = SCHEDULE_FIELDS.get(where, "cron" if form["timing"] == "cron" else "every")
+            errors.setdefault(name, []).extend(reasons)
+        if stale:
+            # What was typed stays; the version becomes the current one (shown above the
+            # form), so saving again replaces it knowingly.
+            current = events.feed_schedule(found)
+            form["version"] = current.version if current else 0
+        return _feed_page(
+            request,
+            found,
+            {
+                "schedule_form": form,
+                "schedule_error": exc.message,
+                "schedule_errors": {} if stale else errors,
+                "schedule_stale": stale,
+            },
+            status=exc.status,
+        )
+    return redirect(reverse("web:feed", args=[channel, feed]) + "#schedule")
 
 
 @page("publishing.run_publication", methods=("POST",))

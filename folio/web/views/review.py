@@ -1,10 +1,11 @@
 """Review: what waits for a decision, and a product's proposed changes together with the
 pending files it uses, approved in one go (or rejected one by one, saying why).
 
-Concurrent edits: the page sends back the version of each file it showed, and the services
-refuse a decision on a file that changed since (StaleWrite), or on a proposal someone else
-decided meanwhile (Conflict). Nothing is decided then; the page comes back as it is now, with
-a message, and status 409."""
+Concurrent edits: the page sends back the product's version and each file's as it showed
+them, and the services refuse an approval when the product changed since (the changes shown
+are no longer what would be applied), a decision on a file that changed since, or on a
+proposal someone else decided meanwhile (StaleWrite / Conflict). Nothing is decided then;
+the page comes back as it is now, with a message, and status 409."""
 
 from django.contrib import messages
 from django.db.models import Count, Min, prefetch_related_objects
@@ -20,7 +21,7 @@ from folio.catalog import services as catalog
 from folio.catalog.models import Proposal
 from folio.errors import Conflict, InvalidInput
 from folio.linking import review
-from folio.web.views.base import page
+from folio.web.views.base import page, posted_version
 
 QUEUE_SIZE = 50
 
@@ -78,7 +79,7 @@ def _render(
             "bundle": bundle,
             "previews": preview_states(assets) if assets else {},
             # the version of each file as shown: a decision on a file changed since is refused
-            "versions": {a.pk: a.version for a in assets},
+            "versions": {a["id"]: a["version"] for a in bundle["assets"]},
             "may_approve_any": any(p["may_approve"] for p in bundle["proposals"])
             or any(a["may_decide"] for a in bundle["assets"]),
             "stale": stale,
@@ -116,6 +117,7 @@ def _decide(request, sku: str):
             comment=comment,
             user=request.user,
             asset_versions=_seen_versions(request.POST),
+            product_version=posted_version(request.POST.get("product_version")),
         )
         messages.success(
             request,

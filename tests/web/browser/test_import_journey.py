@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from folio.catalog.models import Product
+from folio.imports import services
 from folio.imports.models import ImportRun
 from folio.jobs.services import execute
 from tests.web.browser.conftest import sign_in
@@ -81,3 +82,33 @@ def test_upload_dry_run_then_run_for_real(page, catalog, users, staged):
     runs = page.locator("#runs tbody tr")
     expect(runs).to_have_count(2)
     expect(runs.first).to_contain_text(f"Import {real.pk}")
+
+
+def test_change_a_saved_mapping_in_the_browser(page, catalog, users, staged):
+    """The mapping editor without a script: choose a step, show its settings, fill them in,
+    save; then delete the mapping."""
+    mapping = services.create_mapping(
+        "supplier-x",
+        options={"kind": "products"},
+        columns=[
+            {"column": "Article no.", "field": "sku"},
+            {"column": "Farbe", "attribute": "color"},
+        ],
+    )
+    sign_in(page, "cora")
+    page.goto("/imports/mappings/")
+    page.get_by_role("link", name="Change or delete supplier-x").click()
+    expect(page.get_by_label("Read column Farbe as")).to_have_value("attribute:color")
+
+    page.locator("#step-1-0-op").select_option("map")
+    page.get_by_role("button", name="Show the settings of what I chose").click()
+    page.get_by_label("Values, one a line: yours = ours (an option code)").fill("Blau = blue")
+    page.get_by_role("button", name="Save the mapping").click()
+    expect(page.locator(".message-success")).to_contain_text("Saved the mapping supplier-x")
+    mapping.refresh_from_db()
+    assert mapping.version == 2
+    assert mapping.columns[1]["transforms"] == [{"op": "map", "values": {"Blau": "blue"}}]
+
+    page.get_by_role("button", name="Delete the mapping supplier-x").click()
+    expect(page.get_by_role("heading", name="Saved column mappings")).to_be_visible()
+    assert not services.list_mappings().exists()

@@ -6,6 +6,7 @@ of them, or a zip; media files named by rows, or a media folder auto-linked by f
     folio import supplier.xlsx --mapping acme --media-dir ./acme-photos
     folio import catalog.zip --all-or-nothing
     folio import ~/shoot/                     # a folder of images only: add and auto-link
+    folio import --run-dry-run 42             # a finished dry run (web or API), for real
 
 Prints one line per file with its counts, then the problems (file, row, column, value,
 reason); --report writes all of them as CSV. The run is kept (GET /api/v1/imports/{id}).
@@ -19,11 +20,23 @@ from django.core.management.base import CommandError
 from folio.accounts.audit import current_actor
 from folio.cli import FolioCommand, progress
 from folio.imports import exporter, services
-from folio.imports.models import ImportProblem
+from folio.imports.models import ImportProblem, ImportRun
 from folio.imports.sources import KINDS
 from folio.jobs.services import JobContext
 
 SHOWN_PROBLEMS = 50
+# What a run is read with; --run-dry-run takes them from the dry run.
+RUN_OPTIONS = (
+    "dry_run",
+    "all_or_nothing",
+    "mapping",
+    "media_dir",
+    "kind",
+    "encoding",
+    "delimiter",
+    "decimal_comma",
+    "sheet",
+)
 
 
 class Command(FolioCommand):
@@ -32,7 +45,16 @@ class Command(FolioCommand):
     help = "Import products, product models and structure (CSV, XLSX, a folder or a zip)."
 
     def add_arguments(self, parser):
-        parser.add_argument("path", help="a CSV or XLSX file, a folder of them, or a .zip")
+        parser.add_argument(
+            "path", nargs="?", help="a CSV or XLSX file, a folder of them, or a .zip"
+        )
+        parser.add_argument(
+            "--run-dry-run",
+            type=int,
+            metavar="ID",
+            help="import the file of this finished dry run (started on the web or through the "
+            "API) with its options and mapping, this time writing",
+        )
         parser.add_argument(
             "--dry-run",
             action="store_true",
@@ -67,6 +89,10 @@ class Command(FolioCommand):
 
     def run(self, path, **o):
         user = current_actor().user
+        if o["run_dry_run"] is not None:
+            return self._run_dry_run(o["run_dry_run"], path, user, o)
+        if not path:
+            raise CommandError("name the file, folder or zip to import (or --run-dry-run ID)")
         delimiter = {"tab": "\t", "\\t": "\t"}.get(o["delimiter"], o["delimiter"])
         if not Path(path).exists():
             raise CommandError(f"no such file or folder: {path}")
@@ -84,12 +110,40 @@ class Command(FolioCommand):
             sheet=o["sheet"],
             media_dir=str(Path(o["media_dir"]).resolve()) if o["media_dir"] else None,
         )
+        self._execute(run, f"Import {path}", user, o)
+
+    def _run_dry_run(self, dry_id: int, path, user, o):
+        """The dry run's file and options, through the service behind POST
+        /api/v1/imports/{id}/run; run here with the progress bar."""
+        given = [f"--{k.replace('_', '-')}" for k in RUN_OPTIONS if o[k]]
+        if path or given:
+            raise CommandError(
+                "--run-dry-run repeats the dry run's file and options: leave out "
+                + ", ".join(([path] if path else []) + given)
+            )
+        runs = (
+            ImportRun.objects
+            if user is None
+            else services.visible_runs(ImportRun, user, "imports.view_importrun")
+        )
+        dry = runs.filter(pk=dry_id, dry_run=True, via="cli").first()
+        if dry is not None and not services.dry_run_file_kept(dry):
+            # A dry run from the command line read the file where it is; nothing was kept.
+            raise CommandError(
+                f"dry run {dry_id} was started from the command line and its file is not "
+                f"kept: run folio import {dry.source} again without --dry-run"
+            )
+        run = services.stage_dry_run_for_real(dry_id, user, via="cli")
+        self.stdout.write(f"import {run.pk}: dry run {dry_id} for real")
+        self._execute(run, f"Import {run.source} (dry run {dry_id} for real)", user, o)
+
+    def _execute(self, run, label: str, user, o):
         job = services.inline_job(
-            f"Import {path}",
+            label,
             services.import_job,
             {"run_id": run.pk},
             user,
-            reports_progress=not (o["dry_run"] or o["all_or_nothing"]),
+            reports_progress=not (run.dry_run or run.all_or_nothing),
         )
         run.job = job
         run.save(update_fields=["job"])

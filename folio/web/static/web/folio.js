@@ -7,6 +7,14 @@
 
   function csrf() { return document.body.dataset.csrf || ""; }
 
+  // Messages in the page's language: Django's JavaScript catalogue (/i18n/js/, loaded before
+  // this file) defines gettext and interpolate; without it the English text is shown.
+  function _(text) { return window.gettext ? window.gettext(text) : text; }
+  function fill(text, values) {
+    return window.interpolate ? window.interpolate(text, values, true)
+      : text.replace(/%\((\w+)\)s/g, function (m, k) { return values[k]; });
+  }
+
   function announce(text) {
     var live = document.getElementById("live");
     if (!live || !text) return;
@@ -37,12 +45,12 @@
       var flash = document.getElementById("flash");
       if (flash) {
         flash.innerHTML = '<p class="message message-error" role="alert"></p>';
-        flash.firstChild.textContent = "The server could not do this (" + e.detail.xhr.status + "). Try again, or reload the page.";
+        flash.firstChild.textContent = fill(_("The server could not do this (%(status)s). Try again, or reload the page."), { status: e.detail.xhr.status });
       }
     }
   });
   document.addEventListener("htmx:sendError", function () {
-    announce("The server cannot be reached.");
+    announce(_("The server cannot be reached."));
   });
 
   // --- small behaviours ------------------------------------------------------------------------
@@ -100,7 +108,7 @@
     document.querySelectorAll('[data-zoom="' + preview.id + '"]').forEach(function (b) {
       b.setAttribute("aria-pressed", String(b.dataset.zoomTo === "in" ? on : !on));
     });
-    announce(on ? "Zoomed in" : "Zoomed out");
+    announce(on ? _("Zoomed in") : _("Zoomed out"));
   }
 
   document.addEventListener("mousemove", function (e) {
@@ -209,10 +217,10 @@
     name.textContent = file.name;
     var bar = document.createElement("progress");
     bar.max = 100; bar.value = 0;
-    bar.setAttribute("aria-label", "Upload of " + file.name);
+    bar.setAttribute("aria-label", fill(_("Upload of %(name)s"), { name: file.name }));
     var state = document.createElement("span");
     state.className = "state";
-    state.textContent = "Waiting…";
+    state.textContent = _("Waiting…");
     li.appendChild(name); li.appendChild(bar); li.appendChild(state);
     return li;
   }
@@ -221,7 +229,7 @@
     var bar = li.querySelector("progress");
     var state = li.querySelector(".state");
     state.className = "state";
-    state.textContent = "Uploading…";
+    state.textContent = _("Uploading…");
     var data = new FormData();
     data.append("file", file, file.name);
     ["kind", "tags", "collections"].forEach(function (name) {
@@ -243,7 +251,7 @@
         if (xhr.status === 201) {
           bar.value = 100;
           state.className = "state done";
-          state.textContent = "Uploaded as ";
+          state.textContent = _("Uploaded as") + " ";
           var a = document.createElement("a");
           a.href = "/assets/" + body.id + "/";
           a.textContent = body.title + " (#" + body.id + ")";
@@ -255,7 +263,7 @@
           duplicatePrompt(form, file, li, body.error.details || {}, resolve);
         } else {
           state.className = "state error";
-          state.textContent = (body.error && body.error.message) || ("Upload failed (" + xhr.status + ")");
+          state.textContent = (body.error && body.error.message) || fill(_("Upload failed (%(status)s)"), { status: xhr.status });
           li.dataset.result = "failed";
           announce(file.name + ": upload failed");
           resolve("failed");
@@ -263,7 +271,7 @@
       };
       xhr.onerror = function () {
         state.className = "state error";
-        state.textContent = "The server cannot be reached.";
+        state.textContent = _("The server cannot be reached.");
         li.dataset.result = "failed";
         resolve("failed");
       };
@@ -274,22 +282,22 @@
   function duplicatePrompt(form, file, li, details, resolve) {
     var state = li.querySelector(".state");
     state.className = "state error";
-    state.textContent = "Identical to ";
+    state.textContent = _("Identical to") + " ";
     var a = document.createElement("a");
     a.href = "/assets/" + details.duplicate_of + "/";
     a.textContent = (details.title || "an asset") + " (#" + details.duplicate_of + ")";
     state.appendChild(a);
     state.appendChild(document.createTextNode(". "));
     var again = document.createElement("button");
-    again.type = "button"; again.className = "small"; again.textContent = "Upload anyway";
+    again.type = "button"; again.className = "small"; again.textContent = _("Upload anyway");
     var skip = document.createElement("button");
-    skip.type = "button"; skip.className = "small"; skip.textContent = "Skip";
+    skip.type = "button"; skip.className = "small"; skip.textContent = _("Skip");
     state.appendChild(again); state.appendChild(document.createTextNode(" ")); state.appendChild(skip);
     li.dataset.result = "duplicate";
     announce(file.name + " is identical to an existing asset: upload anyway or skip");
     again.addEventListener("click", function () { send(form, file, li, true).then(resolve); });
     skip.addEventListener("click", function () {
-      state.className = "state"; state.textContent = "Skipped.";
+      state.className = "state"; state.textContent = _("Skipped.");
       li.dataset.result = "skipped"; resolve("skipped");
     });
   }
