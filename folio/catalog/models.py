@@ -388,6 +388,7 @@ class ValueIndex(models.Model):
     number = models.FloatField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "value index entries"
         indexes = [
             models.Index(fields=["product", "attribute"], name="valueindex_product"),
             models.Index(fields=["attribute", "text", "product"], name="valueindex_text"),
@@ -410,6 +411,7 @@ class Completeness(models.Model):
     stale = models.BooleanField(default=False)  # a structure change is being recomputed
 
     class Meta:
+        verbose_name_plural = "completeness"
         constraints = [
             models.UniqueConstraint(
                 fields=["product", "channel", "locale"], name="completeness_once"

@@ -222,5 +222,6 @@ class WebhookDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         ordering = ["-id"]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+# The key of the facet keys in an entry's extra data (folio.search.facets.EXTRA_KEY).
+EXTRA_KEY = "facets"
+
 
 @dataclass(frozen=True)
 class ParsedQuery:
@@ -78,11 +81,12 @@ class Backend:
         raise NotImplementedError
 
     def bounded_sql(
-        self, expression: str, kinds: list[str], limit: int, after_id=None, rank=True
+        self, expression: str, kinds: list[str], limit: int, after_id=None, rank=True, keys=False
     ) -> tuple[str, list]:
         """Rows (entry id, kind, ref_id, text score ≥ 0) of the first `limit` entries of
         `kinds` matching `expression`, by entry id (after `after_id`): the match is read in
-        index order and stops at `limit`, however many entries match. rank=False: score 0."""
+        index order and stops at `limit`, however many entries match. rank=False: score 0.
+        keys=True: a fifth column, the entry's facet keys (folio.search.facets) or None."""
         raise NotImplementedError
 
     def rank_sql(self, expression: str, entry_ids: list[int]) -> tuple[str, list]:
@@ -96,6 +100,11 @@ class Backend:
 
     def ids_sql(self, ids: list[int]) -> tuple[str, list]:
         """A subquery of one integer column holding `ids`, passed as one parameter."""
+        raise NotImplementedError
+
+    def pairs_sql(self, pairs: list[list]) -> tuple[str, list]:
+        """A subquery of two integer columns k, n holding `pairs` ([k, n]; k may be None),
+        passed as one parameter."""
         raise NotImplementedError
 
     def bounded_tier_sql(self, q: ParsedQuery, kinds: list[str], limit: int) -> tuple[str, list]:
@@ -250,13 +259,14 @@ class SQLiteBackend(Backend):
         params = [self.match_expression(q), *tier_params, *kinds, *after_params, limit]
         return sql, params
 
-    def bounded_sql(self, expression, kinds, limit, after_id=None, rank=True):
+    def bounded_sql(self, expression, kinds, limit, after_id=None, rank=True, keys=False):
         # The full-text table drives (rowid order, which it yields without sorting); each
         # row costs one entry lookup, and bm25 only what the rows read need.
         score = f"MAX(-bm25(search_fts, {self.WEIGHTS}), 0.0)" if rank else "0.0"
         after = "AND search_fts.rowid > %s" if after_id is not None else ""
+        keys_column = f", json_extract(e.extra, '$.{EXTRA_KEY}')" if keys else ""
         sql = f"""
-            SELECT e.id, e.kind, e.ref_id, {score}
+            SELECT e.id, e.kind, e.ref_id, {score}{keys_column}
             FROM search_fts JOIN search_entry AS e ON e.id = search_fts.rowid
             WHERE search_fts MATCH %s AND e.kind IN ({placeholders(len(kinds))}) {after}
             ORDER BY search_fts.rowid
@@ -283,6 +293,13 @@ class SQLiteBackend(Backend):
 
     def ids_sql(self, ids):
         return "SELECT value FROM json_each(%s)", [json.dumps(list(ids))]
+
+    def pairs_sql(self, pairs):
+        return (
+            "SELECT json_extract(value, '$[0]') AS k, json_extract(value, '$[1]') AS n "
+            "FROM json_each(%s)",
+            [json.dumps(pairs)],
+        )
 
     def matching_sql(self, q, kind, cast):
         column = {"int": "CAST(e.ref_id AS INTEGER)"}.get(cast, "e.ref_id")
@@ -381,11 +398,12 @@ class PostgreSQLBackend(Backend):
         params = [expression, *tier_params, expression, *kinds, *after_params, limit]
         return sql, params
 
-    def bounded_sql(self, expression, kinds, limit, after_id=None, rank=True):
+    def bounded_sql(self, expression, kinds, limit, after_id=None, rank=True, keys=False):
         score = "ts_rank(e.document, query)::float8" if rank else "0.0::float8"
         after = "AND e.id > %s" if after_id is not None else ""
+        keys_column = f", e.extra->>'{EXTRA_KEY}'" if keys else ""
         sql = f"""
-            SELECT e.id, e.kind, e.ref_id, {score}
+            SELECT e.id, e.kind, e.ref_id, {score}{keys_column}
             FROM search_entry AS e, to_tsquery('simple', %s) AS query
             WHERE e.document @@ query AND e.kind IN ({placeholders(len(kinds))}) {after}
             ORDER BY e.id
@@ -412,6 +430,13 @@ class PostgreSQLBackend(Backend):
 
     def ids_sql(self, ids):
         return "SELECT unnest(%s::bigint[])", [[int(i) for i in ids]]
+
+    def pairs_sql(self, pairs):
+        return (
+            "SELECT (x->>0)::bigint AS k, (x->>1)::bigint AS n "
+            "FROM jsonb_array_elements(%s::jsonb) AS x",
+            [json.dumps(pairs)],
+        )
 
     def matching_sql(self, q, kind, cast):
         column = {"int": "CAST(e.ref_id AS bigint)", "uuid": "CAST(e.ref_id AS uuid)"}.get(

@@ -6,12 +6,23 @@ FACET_LIMIT matches; above it they are over the first FACET_LIMIT in index order
 (folio.search.unified reads no more), and the response says so (`facets_capped`,
 `facet_sample`): counting a million matches on every keystroke would cost more than the
 counts are worth, and the first ten thousand show the shape.
+
+Facet keys: a product's entry carries its family and category ids (`extra["facets"]`,
+written by folio.search.index from the catalog tables whenever the product is indexed, which
+the catalog does in the transaction of every product write, after its categories). The
+search reads them with the matching ids, so the family and category facets cost no read of
+the product rows or the product–category table: on a large catalog those are one random
+page each per matching product. Entries without keys (indexed before they existed, or
+documents of no product) are counted from the catalog tables as before.
 """
+
+from collections import Counter
 
 from django.db import connection
 from django.db.models import Case, CharField, Count, F, QuerySet, Value, When
 
 from folio.errors import InvalidInput
+from folio.search import backends
 
 FACET_LIMIT = 10_000
 # Values per facet, most frequent first.
@@ -123,6 +134,89 @@ def _tables(name: str) -> tuple[str, str, str, str]:
 
 
 _BY_KEY = ("family", "category")
+# Facet keys as one short string of tokens, cheap to count however many entries are read:
+# "f12 c3 c40" is family 12, categories 3 and 40; "f" alone: no family.
+KEY_PREFIX = {"family": "f", "category": "c"}
+EXTRA_KEY = backends.EXTRA_KEY
+
+
+def product_keys(product_ids) -> dict[int, str]:
+    """The facet keys of these products, as indexed (products that do not exist: none)."""
+    from folio.catalog.models import Product
+
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
+    families: dict[int, int | None] = {}
+    categories: dict[int, list[int]] = {}
+    # One query: the product rows joined to their categories (None: the product has none).
+    rows = Product.objects.filter(pk__in=ids).values_list("pk", "family_id", "categories")
+    for pid, family, cid in rows:
+        families[pid] = family
+        if cid is not None:
+            categories.setdefault(pid, []).append(cid)
+    return {
+        pid: " ".join(
+            [f"f{'' if family is None else family}"]
+            + [f"c{c}" for c in sorted(categories.get(pid, ()))]
+        )
+        for pid, family in families.items()
+    }
+
+
+def count_keys(names: list[str], keys: list[str], others: list[int]) -> dict[str, list[dict]]:
+    """Family and category counts over products given by their facet keys (`keys`, one string
+    per product) and, for products whose entry has none, by id (`others`, counted from the
+    catalog tables): the same counts and order as _by_key over all of them."""
+    tokens = Counter(" ".join(keys).split())
+    others_in = None
+    if others:
+        from django.db.models.expressions import RawSQL
+
+        sql, params = backends.current().ids_sql(others)
+        others_in = RawSQL(sql, params)  # noqa: S611 (constant SQL, the ids are one parameter)
+    result = {}
+    for name in names:
+        prefix = KEY_PREFIX[name]
+        counts: dict[int | None, int] = {}
+        for token, n in tokens.items():
+            if token[0] == prefix:
+                key = int(token[1:]) if len(token) > 1 else None
+                counts[key] = counts.get(key, 0) + n
+        if others_in is not None:
+            for key, n in _key_counts(name, others_in):
+                counts[key] = counts.get(key, 0) + n
+        result[name] = _named(name, counts)
+    return result
+
+
+def _key_counts(name: str, ids) -> list[tuple]:
+    """(key, count) of these products for a facet counted by key, from the catalog tables."""
+    table, key, id_column, _ = _tables(name)
+    sql = (
+        f"SELECT {key}, COUNT(*) FROM {table} WHERE {id_column} IN ({ids.sql}) "  # noqa: S608
+        f"GROUP BY {key}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids.params)
+        return cursor.fetchall()
+
+
+def _named(name: str, counts: dict) -> list[dict]:
+    """The most frequent MAX_VALUES keys with their codes, ordered as _by_key orders them (by
+    the database, so ties sort by its collation as before)."""
+    if not counts:
+        return []
+    _, _, _, named = _tables(name)
+    join = "LEFT JOIN" if name == "family" else "JOIN"
+    pairs, params = backends.current().pairs_sql([[k, n] for k, n in counts.items()])
+    sql = (
+        f"SELECT t.code, g.n FROM ({pairs}) AS g "  # noqa: S608
+        f"{join} {named} AS t ON t.id = g.k ORDER BY g.n DESC, t.code LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, MAX_VALUES])
+        return [{"value": code, "count": count} for code, count in cursor.fetchall()]
 
 
 def _by_key(name: str, ids) -> list[dict]:

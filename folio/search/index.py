@@ -16,7 +16,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 
 from folio.errors import InvalidInput
-from folio.search import backends, fuzzy
+from folio.search import backends, facets, fuzzy
 from folio.search.backends import ParsedQuery, Prepared
 from folio.search.text import tokens
 
@@ -259,8 +259,30 @@ def index_documents(docs: Iterable[SearchDoc]) -> None:
     """
     backend = backends.current()
     with transaction.atomic(), connection.cursor() as cursor:
-        for batch in _chunks(_prepare(doc) for doc in docs):
-            _write_batch(cursor, backend, batch)
+        for chunk in _chunks(docs):
+            _write_batch(cursor, backend, [_prepare(doc) for doc in _with_facet_keys(chunk)])
+
+
+def _with_facet_keys(docs: list[SearchDoc]) -> list[SearchDoc]:
+    """Product documents with their facet keys in `extra` (folio.search.facets), read from
+    the catalog now: they are part of the digest, so a product whose family or categories
+    changed is rewritten even when its text did not."""
+    ids = {}
+    for doc in docs:
+        if doc.kind == "product":
+            try:
+                ids[doc.ref_id] = int(doc.ref_id)
+            except (TypeError, ValueError):
+                continue  # not an id: _prepare says so
+    if not ids:
+        return docs
+    keys = facets.product_keys(ids.values())
+    return [
+        replace(doc, extra={**(doc.extra or {}), facets.EXTRA_KEY: keys[ids[doc.ref_id]]})
+        if doc.kind == "product" and ids.get(doc.ref_id) in keys
+        else doc
+        for doc in docs
+    ]
 
 
 def remove_documents(kind: str, ref_ids: Iterable[int | str]) -> None:

@@ -15,6 +15,8 @@ How one request is answered, with bounded work however many objects match:
 4. Facets count the ids read and the ranked set: every match when there are at most
    candidate_limit() (exact counts), else the first candidate_limit() in index order plus
    the identifier matches, and the response says so (`facets_capped`, `facet_sample`).
+   The family and category facets count the facet keys read with each product's id in step
+   1 (folio.search.facets), not the product rows.
 5. Hits are the ranked set ordered by (score descending, kind, id), a page at a time; past
    it, the other matches follow unranked, in index order, with score 0. `next` is an opaque
    cursor for the following page.
@@ -141,10 +143,12 @@ class _Matches:
     capped: bool = False  # more text matches than candidate_limit()
     # The last entry id of the ranked text matches when more follow (unranked), else None.
     boundary: int | None = None
+    # product id → facet keys, for the counted products whose entry has them
+    keys: dict[int, str] = field(default_factory=dict)
 
 
-def _read(backend, expression: str, kinds: list[str], limit: int, after_id=None, rank=False):
-    sql, params = backend.bounded_sql(expression, kinds, limit, after_id, rank)
+def _read(backend, expression: str, kinds: list[str], limit: int, after_id=None, keys=False):
+    sql, params = backend.bounded_sql(expression, kinds, limit, after_id, rank=False, keys=keys)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -174,7 +178,7 @@ def _collect(parsed: backends.ParsedQuery, kinds: list[str], user) -> _Matches:
     cap = candidate_limit()
     expression = backend.match_expression(parsed)
     # The one text match: entry ids in index order, no score yet.
-    rows = _read(backend, expression, kinds, cap + 1)
+    rows = _read(backend, expression, kinds, cap + 1, keys=True)
     exact_ids = None  # None: every text match is exact (no corrected word)
     alternatives: dict[int, list[str]] = {}
     if len(rows) < FEW_HITS:
@@ -182,7 +186,7 @@ def _collect(parsed: backends.ParsedQuery, kinds: list[str], user) -> _Matches:
         if alternatives:
             exact_ids = {row[0] for row in rows}
             expression = backend.match_expression(parsed, alternatives)
-            rows = _read(backend, expression, kinds, cap + 1)
+            rows = _read(backend, expression, kinds, cap + 1, keys=True)
     found = _Matches(expression=expression, capped=len(rows) > cap)
     rows = rows[:cap]
     ranked_rows = rows[:RANK_LIMIT]
@@ -206,7 +210,7 @@ def _collect(parsed: backends.ParsedQuery, kinds: list[str], user) -> _Matches:
 
     scores: dict[int, float] = {}
     entries: dict[int, tuple[str, str]] = {}
-    for entry_id, kind, ref, _ in ranked_rows:
+    for entry_id, kind, ref, _, _ in ranked_rows:
         t = text.get(entry_id, 0.0)
         exact = exact_ids is None or entry_id in exact_ids
         scores[entry_id] = 0.5 + t / 2 if exact else t / 2
@@ -229,11 +233,16 @@ def _collect(parsed: backends.ParsedQuery, kinds: list[str], user) -> _Matches:
         (h for h in best.values() if h.kind != "asset" or h.ref_id in visible), key=_sort_key
     )
     # What the facets count: the text matches read and the ranked hits (identifier matches
-    # past them, typo'd identifiers), each once.
+    # past them, typo'd identifiers), each once; for products, with the facet keys read.
     for kind in kinds:
         spec = index.KINDS[kind]
         to_python = int if spec.id_type == "int" else spec.to_python
-        ids = {to_python(ref) for _, k, ref, _ in rows if k == kind}
+        if kind == "product":
+            read = {to_python(ref): keys for _, k, ref, _, keys in rows if k == kind}
+            found.keys = {ref: keys for ref, keys in read.items() if keys is not None}
+            ids = set(read)
+        else:
+            ids = {to_python(ref) for _, k, ref, _, _ in rows if k == kind}
         ids.update(h.ref_id for h in found.ranked if h.kind == kind)
         found.counted[kind] = sorted(ids)
     return found
@@ -290,7 +299,7 @@ def _tail(found: _Matches, kinds: list[str], user, after_id: int, want: int):
     while True:
         rows = _read(backend, found.expression, kinds, TAIL_CHUNK, after_id)
         page = []
-        for entry_id, kind, ref, _ in rows:
+        for entry_id, kind, ref, *_ in rows:
             hit = index.Hit(kind, index.KINDS[kind].to_python(ref), 0.0)
             if (hit.kind, hit.ref_id) not in ranked:
                 page.append((entry_id, hit))
@@ -415,9 +424,22 @@ def search_all(
                 for name in names_for_kind:
                     result["facets"][name] = []
                 continue
-            ids_in = _ids_in(ids)
-            matching = _matching(kind, ids_in, user)
+            counted = {}
+            by_key = [n for n in names_for_kind if n in facet_counts.KEY_PREFIX]
+            if kind == "product" and by_key:
+                # Family and category from the facet keys read with the matches.
+                keys = found.keys
+                counted = facet_counts.count_keys(
+                    by_key, [keys[i] for i in ids if i in keys], [i for i in ids if i not in keys]
+                )
+            rest = [n for n in names_for_kind if n not in counted]
+            if rest:
+                ids_in = _ids_in(ids)
+                matching = _matching(kind, ids_in, user)
             for name in names_for_kind:
+                if name in counted:
+                    result["facets"][name] = counted[name]
+                    continue
                 result["facets"][name] = facet_counts.count(
                     name,
                     matching,

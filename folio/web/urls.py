@@ -5,6 +5,7 @@ up from there."""
 from django.urls import path
 
 from folio.web.views import (
+    asset_settings,
     assets,
     audit,
     brandkit,
@@ -12,6 +13,7 @@ from folio.web.views import (
     imports,
     jobs,
     linking,
+    media_settings,
     people,
     product_models,
     products,
@@ -141,6 +143,41 @@ urlpatterns = [
     path("structure/new/channel/", structure.channel_create, name="structure_channel_new"),
     path("structure/channels/<str:code>/", structure.channel_detail, name="structure_channel"),
     path("structure/locales/", structure.locales, name="structure_locales"),
+    # asset settings: collections, tags, custom fields, approval workflows
+    path("asset-settings/", asset_settings.index, name="asset_settings"),
+    path("asset-settings/collections/", asset_settings.collections, name="asset_collections"),
+    path(
+        "asset-settings/collections/<str:code>/",
+        asset_settings.collection_detail,
+        name="asset_collection",
+    ),
+    path("asset-settings/tags/", asset_settings.tags, name="asset_tags"),
+    path("asset-settings/fields/", asset_settings.fields, name="asset_fields"),
+    path("asset-settings/fields/<str:code>/", asset_settings.field_detail, name="asset_field"),
+    path("asset-settings/workflows/", asset_settings.workflows, name="asset_workflows"),
+    path(
+        "asset-settings/workflows/<str:code>/",
+        asset_settings.workflow_detail,
+        name="asset_workflow",
+    ),
+    # media and integrations: rendition presets, channels' image slots, webhooks, other DAMs
+    path("media-settings/", media_settings.index, name="media_settings"),
+    path("media-settings/presets/", media_settings.preset_list, name="media_presets"),
+    path("media-settings/new/preset/", media_settings.preset_create, name="media_preset_new"),
+    path("media-settings/presets/<str:code>/", media_settings.preset_detail, name="media_preset"),
+    path("media-settings/image-slots/", media_settings.slot_channels, name="media_slot_channels"),
+    path(
+        "media-settings/image-slots/<str:code>/",
+        media_settings.channel_slots,
+        name="media_channel_slots",
+    ),
+    path("media-settings/webhooks/", media_settings.webhook_list, name="media_webhooks"),
+    path(
+        "media-settings/webhooks/<int:webhook_id>/",
+        media_settings.webhook_detail,
+        name="media_webhook",
+    ),
+    path("media-settings/external-dams/", media_settings.external_systems, name="media_external"),
     # shared components
     path("jobs/<uuid:job_id>/progress/", jobs.job_progress, name="job_progress"),
 ]
