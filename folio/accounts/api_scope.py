@@ -2,9 +2,11 @@
 
 from typing import Literal
 
-from ninja import Router, Schema
+from django.http import HttpResponse
+from ninja import Header, Router, Schema
 
 from folio.accounts import scopes, services
+from folio.versioning import expected_version, shows_current
 
 router = Router(tags=["accounts"])
 
@@ -14,11 +16,18 @@ class ScopeOut(Schema):
     categories: list[str]
     collections: list[str]
     collections_as: Literal["manager", "agency"]
+    version: int  # the user account's version (GET /users/{username} answers the same)
 
 
 class ScopeIn(Schema):
     categories: list[str] | None = None
     collections: list[str] | None = None
+    version: int | None = None
+
+
+def _answer(scope: dict, response: HttpResponse) -> dict:
+    response["ETag"] = f'W/"{scope["version"]}"'
+    return scope
 
 
 @router.get(
@@ -26,9 +35,9 @@ class ScopeIn(Schema):
     response=ScopeOut,
     summary="The category trees and collections a user is limited to (administrators)",
 )
-def get_scope(request, username: str):
+def get_scope(request, username: str, response: HttpResponse):
     services.require(request.user, "accounts.view_user")
-    return scopes.user_scope(services.get_user(username))
+    return _answer(scopes.user_scope(services.get_user(username)), response)
 
 
 @router.put(
@@ -36,12 +45,22 @@ def get_scope(request, username: str):
     response=ScopeOut,
     summary="Limit a catalog editor to category trees, an asset manager or agency to "
     "collections; a field left out stays as it is, an empty list removes the limit "
-    "(administrators)",
+    "(administrators); send the account's version (body or If-Match): a stale one answers "
+    "409 with the current scope",
 )
-def set_scope(request, username: str, payload: ScopeIn):
+@shows_current(get_scope)
+def set_scope(
+    request,
+    username: str,
+    payload: ScopeIn,
+    response: HttpResponse,
+    if_match: str | None = Header(None, alias="If-Match"),
+):
     services.require(request.user, "accounts.change_user")
-    return scopes.set_scope(
+    scope = scopes.set_scope(
         services.get_user(username),
         categories=payload.categories,
         collections=payload.collections,
+        expected_version=expected_version(payload.version, if_match),
     )
+    return _answer(scope, response)

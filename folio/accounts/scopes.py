@@ -15,8 +15,10 @@ transaction with one audit entry per change.
 from django.db import transaction
 
 from folio.accounts import audit
-from folio.accounts.services import user_roles
-from folio.errors import InvalidInput
+from folio.accounts.models import UserVersion
+from folio.accounts.services import user_roles, user_version
+from folio.errors import InvalidInput, StaleWrite
+from folio.versioning import save_versioned
 
 
 def _kind_of_collections(user) -> str:
@@ -38,6 +40,7 @@ def user_scope(user) -> dict:
         "categories": sorted(Category.objects.filter(editors=user).values_list("code", flat=True)),
         "collections": sorted(collections.values_list("code", flat=True)),
         "collections_as": kind,
+        "version": user_version(user),
     }
 
 
@@ -59,10 +62,24 @@ def _rows(model, field: str, what: str, codes: list[str]):
 
 
 @transaction.atomic
-def set_scope(user, *, categories=None, collections=None) -> dict:
-    """Replace the user's categories and/or collections (None: leave as is; []: unscope)."""
+def set_scope(user, *, categories=None, collections=None, expected_version=None) -> dict:
+    """Replace the user's categories and/or collections (None: leave as is; []: unscope).
+
+    A scope is part of the user's account: it shares the account's version (what GET
+    /users/{username} and its scope answer), so with `expected_version` an account changed
+    since — its roles or its scope — is refused as a stale write and nothing is changed."""
     from folio.assets.models import Collection
     from folio.catalog.models import Category
+
+    UserVersion.objects.get_or_create(user=user)
+    edit = UserVersion.objects.select_for_update().get(user=user)
+    if expected_version is not None and edit.version != expected_version:
+        raise StaleWrite(
+            f"the scope of {user.username} was changed by someone else (you edited version "
+            f"{expected_version}, it is now at {edit.version}); reload and apply your change "
+            "again",
+            details={"current_version": edit.version},
+        )
 
     if ("admin" in user_roles(user) or user.is_superuser) and (categories or collections):
         raise InvalidInput(
@@ -91,11 +108,14 @@ def set_scope(user, *, categories=None, collections=None) -> dict:
             )
         rows = _rows(Collection, "collections", "collection", codes)
         (user.agency_collections if kind == "agency" else user.managed_collections).set(rows)
-    after = user_scope(user)
     changed = {
-        k: [before[k], after[k]] for k in ("categories", "collections") if before[k] != after[k]
+        k: [before[k], now[k]]
+        for now in [user_scope(user)]
+        for k in ("categories", "collections")
+        if before[k] != now[k]
     }
     if changed:
+        save_versioned(edit, expected_version, [])
         audit.record(
             "user.scope",
             user,
@@ -103,4 +123,5 @@ def set_scope(user, *, categories=None, collections=None) -> dict:
             + "; ".join(f"{k} {', '.join(v[1]) or '(none)'}" for k, v in changed.items()),
             changes=changed,
         )
-    return after
+    user.edit_version = edit
+    return user_scope(user)

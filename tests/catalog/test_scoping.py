@@ -56,6 +56,45 @@ def kitchen_editor(api_client, catalog, admin):
     return client
 
 
+def test_a_scope_edit_based_on_an_older_account_is_refused_with_the_current_scope(
+    admin, api_client, catalog
+):
+    api_client("catalog_editor", "kit")
+    seen = admin.get("/api/v1/users/kit/scope")
+    assert (seen.json()["version"], seen["ETag"]) == (1, 'W/"1"')
+    # Another administrator changes the account meanwhile (its roles; the version is shared).
+    other = admin.patch(
+        "/api/v1/users/kit",
+        json.dumps({"roles": ["catalog_editor", "approver"], "version": 1}),
+        content_type="application/json",
+    )
+    assert other.status_code == 200 and other.json()["version"] == 2
+    stale = _json(
+        admin, "put", "/api/v1/users/kit/scope", {"categories": ["kitchen"]}, HTTP_IF_MATCH='W/"1"'
+    )
+    assert stale.status_code == 409, stale.content
+    assert (
+        stale.json()["error"]["details"]["current"] == admin.get("/api/v1/users/kit/scope").json()
+    )
+    assert scopes.user_scope(services_user("kit"))["categories"] == []  # nothing changed
+    fresh = _json(
+        admin, "put", "/api/v1/users/kit/scope", {"categories": ["kitchen"], "version": 2}
+    )
+    assert fresh.status_code == 200, fresh.content
+    assert (fresh.json()["categories"], fresh.json()["version"], fresh["ETag"]) == (
+        ["kitchen"],
+        3,
+        'W/"3"',
+    )
+    assert admin.get("/api/v1/users/kit").json()["version"] == 3
+
+
+def services_user(username):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.get(username=username)
+
+
 def test_admin_sets_and_reads_a_scope_and_it_is_audited(admin, api_client, catalog):
     api_client("catalog_editor", "kit")
     r = _json(admin, "put", "/api/v1/users/kit/scope", {"categories": ["kitchen", "drinkware"]})
@@ -65,6 +104,7 @@ def test_admin_sets_and_reads_a_scope_and_it_is_audited(admin, api_client, catal
         "categories": ["drinkware", "kitchen"],
         "collections": [],
         "collections_as": "manager",
+        "version": 2,  # the account's version: setting the scope is an edit of it
     }
     assert admin.get("/api/v1/users/kit/scope").json()["categories"] == ["drinkware", "kitchen"]
     entry = AuditEntry.objects.get(action="user.scope")

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from folio.accounts import audit
+from folio.accounts import audit, scopes
 from folio.accounts import services as accounts
 from folio.accounts.models import ApiToken, AuditEntry
 from folio.assets.models import Collection
@@ -366,3 +366,18 @@ def test_a_stale_user_form_is_refused_and_shows_the_current_account(client_for, 
     current = re.search(r'name="version" value="(\d+)"', body).group(1)
     ok = admin.post("/people/users/vic/roles/", {"role": ["approver"], "version": current})
     assert ok.status_code == 302 and roles_of("vic") == ["approver"]
+
+
+def test_a_stale_scope_form_is_refused_and_changes_nothing(client_for, users, catalog):
+    admin = client_for("admin")
+    page = admin.get("/people/users/cora/").content.decode()
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    # The account changes meanwhile: its scope, through the API's service.
+    scopes.set_scope(users["catalog_editor"], categories=["drinkware"])
+    stale = admin.post("/people/users/cora/scope/", {"categories": "kitchen", "version": version})
+    assert stale.status_code == 409
+    assert scopes.user_scope(users["catalog_editor"])["categories"] == ["drinkware"]
+    current = re.search(r'name="version" value="(\d+)"', stale.content.decode()).group(1)
+    ok = admin.post("/people/users/cora/scope/", {"categories": "kitchen", "version": current})
+    assert ok.status_code == 302
+    assert scopes.user_scope(users["catalog_editor"])["categories"] == ["kitchen"]

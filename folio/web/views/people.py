@@ -316,6 +316,7 @@ def person_scope(request, username: str):
             collections=_codes(request.POST.get("collections", ""))
             if "collections" in request.POST
             else None,
+            expected_version=_version(request),
         )
         return _("Scope of %(name)s saved.") % {"name": scope["username"]}
 
