@@ -23,9 +23,17 @@ from django.utils.translation import gettext_lazy
 from folio.accounts.services import require
 from folio.assets import browse, editing, scoping
 from folio.assets.models import Asset, Collection, CustomField, ReviewWorkflow
-from folio.errors import Conflict, FolioError, InvalidInput, NotFound, StaleWrite
+from folio.errors import Conflict, InvalidInput, NotFound
 from folio.web import nav
-from folio.web.views.base import field_errors, int_param, page, posted_version, query_without
+from folio.web.views.base import (
+    done,
+    form_version,
+    int_param,
+    page,
+    posted_version,
+    query_without,
+    refused,
+)
 
 nav.register(
     nav.NavEntry(
@@ -44,37 +52,8 @@ SPARE_STEPS = 2  # empty step rows offered below a workflow's steps, to add some
 # --- shared -----------------------------------------------------------------------------------
 
 
-def _errors(exc: FolioError) -> dict[str, list[str]]:
-    """Reasons by the form field they belong to; "steps.1.group" stays as it is: the step's
-    row shows it."""
-    out: dict[str, list[str]] = {}
-    for where, reasons in field_errors(exc.details, exc.message).items():
-        out.setdefault(where, []).extend(reasons)
-    return out
-
-
-def _failure(context: dict, exc: FolioError, action: str = "", request=None) -> int:
-    stale = isinstance(exc, StaleWrite)
-    context.update(error=exc.message, errors=_errors(exc), stale=stale, posted=action)
-    if request is not None and not stale:
-        # A refused edit keeps the version it was made on: saving it again after fixing the
-        # field must still notice a change someone else made meanwhile.
-        context["kept_version"] = posted_version(request.POST.get("version"))
-    return exc.status
-
-
-def _version(context: dict, obj) -> int:
-    kept = context.get("kept_version")
-    return kept if kept is not None else obj.version
-
-
 def _names(text: str) -> list[str]:
     return [c for c in re.split(r"[\s,;]+", text or "") if c]
-
-
-def _done(request, text: str, url: str):
-    messages.success(request, text)
-    return redirect(url)
 
 
 def _base(area: str) -> dict:
@@ -161,9 +140,9 @@ def collections(request):
         try:
             created = editing.create_collection(form["code"], **settings)
         except (InvalidInput, Conflict) as exc:
-            status = _failure(context, exc, "create", request)
+            status = refused(context, exc, "create", request)
         else:
-            return _done(
+            return done(
                 request,
                 _("Collection %(code)s created.") % {"code": created.code},
                 reverse("web:asset_collection", args=[created.code]),
@@ -216,10 +195,10 @@ def collection_detail(request, code: str):
             try:
                 editing.delete_collection(code, expected_version=version)
             except (InvalidInput, Conflict) as exc:
-                status = _failure(context, exc, "delete", request)
+                status = refused(context, exc, "delete", request)
                 c = load()
             else:
-                return _done(
+                return done(
                     request,
                     _("Collection %(code)s deleted; its files stay in the library.")
                     % {"code": code},
@@ -234,19 +213,19 @@ def collection_detail(request, code: str):
                     code, expected_version=version, **_collection_settings(form)
                 )
             except (InvalidInput, Conflict) as exc:
-                status = _failure(context, exc, "save", request)
+                status = refused(context, exc, "save", request)
                 c = load()
                 if context["stale"]:
                     form = None  # the current settings, with the current version
             else:
-                return _done(
+                return done(
                     request,
                     _("Collection %(code)s saved.") % {"code": code},
                     reverse("web:asset_collection", args=[code]),
                 )
     context.update(
         collection=c,
-        version=_version(context, c),
+        version=form_version(context, c),
         form=form or _collection_form(c),
         workflows=_workflow_codes(),
         agencies=sorted(u.username for u in c.agencies.all()),
@@ -284,7 +263,7 @@ def tags(request):
                 for source in sources:
                     editing.get_tag(source, user)
                 target = editing.merge_tags(sources, into)
-                done = _("%(count)s tag(s) merged into %(name)s.") % {
+                said = _("%(count)s tag(s) merged into %(name)s.") % {
                     "count": len(sources),
                     "name": target.name,
                 }
@@ -293,7 +272,7 @@ def tags(request):
                 context["target"] = name
                 editing.get_tag(name, user)
                 editing.delete_tag(name, expected_version=version)
-                done = _("Tag %(name)s deleted.") % {"name": name}
+                said = _("Tag %(name)s deleted.") % {"name": name}
             else:
                 require(user, "assets.change_tag")
                 context["target"] = name
@@ -301,13 +280,13 @@ def tags(request):
                 tag = editing.rename_tag(
                     name, request.POST.get("new_name") or "", expected_version=version
                 )
-                done = _("Tag %(old)s renamed to %(new)s.") % {"old": name, "new": tag.name}
+                said = _("Tag %(old)s renamed to %(new)s.") % {"old": name, "new": tag.name}
         except (InvalidInput, Conflict) as exc:
-            status = _failure(context, exc, action, request)
+            status = refused(context, exc, action, request)
             if action == "rename" and not context["stale"]:
                 context["typed"] = request.POST.get("new_name") or ""
         else:
-            messages.success(request, done)
+            messages.success(request, said)
             query = query_without(request.GET)
             return redirect(reverse("web:asset_tags") + (f"?{query}" if query else ""))
     qs = editing.list_tags(user)
@@ -395,9 +374,9 @@ def fields(request):
         try:
             made = editing.create_custom_field(form["code"], **_field_settings(form))
         except (InvalidInput, Conflict) as exc:
-            status = _failure(context, exc, "create", request)
+            status = refused(context, exc, "create", request)
         else:
-            return _done(
+            return done(
                 request,
                 _("Custom field %(code)s created.") % {"code": made.code},
                 reverse("web:asset_fields"),
@@ -431,10 +410,10 @@ def field_detail(request, code: str):
             try:
                 editing.delete_custom_field(code, expected_version=version)
             except (InvalidInput, Conflict) as exc:
-                status = _failure(context, exc, "delete", request)
+                status = refused(context, exc, "delete", request)
                 f = load()
             else:
-                return _done(
+                return done(
                     request,
                     _("Custom field %(code)s deleted.") % {"code": code},
                     reverse("web:asset_fields"),
@@ -446,19 +425,19 @@ def field_detail(request, code: str):
             try:
                 editing.update_custom_field(code, expected_version=version, **_field_settings(form))
             except (InvalidInput, Conflict) as exc:
-                status = _failure(context, exc, "save", request)
+                status = refused(context, exc, "save", request)
                 f = load()
                 if context["stale"]:
                     form = None
             else:
-                return _done(
+                return done(
                     request,
                     _("Custom field %(code)s saved.") % {"code": code},
                     reverse("web:asset_field", args=[code]),
                 )
     context.update(
         field=f,
-        version=_version(context, f),
+        version=form_version(context, f),
         form=form or _field_form(f),
         types=CustomField.Type.choices,
         used=_field_usage([f.code])[f.code],
@@ -542,9 +521,9 @@ def workflows(request):
         try:
             made = editing.create_workflow(form["code"], **_workflow_settings(form))
         except (InvalidInput, Conflict) as exc:
-            status = _failure(context, exc, "create", request)
+            status = refused(context, exc, "create", request)
         else:
-            return _done(
+            return done(
                 request,
                 _("Approval workflow %(code)s created.") % {"code": made.code},
                 reverse("web:asset_workflow", args=[made.code]),
@@ -579,10 +558,10 @@ def workflow_detail(request, code: str):
             try:
                 editing.delete_workflow(code, expected_version=version)
             except (InvalidInput, Conflict) as exc:
-                status = _failure(context, exc, "delete", request)
+                status = refused(context, exc, "delete", request)
                 w = load()
             else:
-                return _done(
+                return done(
                     request,
                     _("Approval workflow %(code)s deleted.") % {"code": code},
                     reverse("web:asset_workflows"),
@@ -594,12 +573,12 @@ def workflow_detail(request, code: str):
             try:
                 editing.update_workflow(code, expected_version=version, **_workflow_settings(form))
             except (InvalidInput, Conflict) as exc:
-                status = _failure(context, exc, "save", request)
+                status = refused(context, exc, "save", request)
                 w = load()
                 if context["stale"]:
                     form = None
             else:
-                return _done(
+                return done(
                     request,
                     _("Approval workflow %(code)s saved.") % {"code": code},
                     reverse("web:asset_workflow", args=[code]),
@@ -607,7 +586,7 @@ def workflow_detail(request, code: str):
     form = form or _workflow_form(w)
     context.update(
         workflow=w,
-        version=_version(context, w),
+        version=form_version(context, w),
         form=form,
         steps=_step_rows(form, context["errors"]),
         # Only the collections this user may see (an agency: its own).

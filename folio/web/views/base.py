@@ -10,13 +10,14 @@ import json
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, QueryDict
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from folio.accounts.services import require
-from folio.errors import FolioError
+from folio.errors import FolioError, StaleWrite
 
 
 def is_htmx(request) -> bool:
@@ -117,6 +118,45 @@ def posted_version(value) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def refused(context: dict, exc: FolioError, action: str = "", request=None, errors=None) -> int:
+    """Put a refused write into a settings page's context — its message, the reasons by
+    field (`errors`, else read from the error's details), whether it was stale and which form
+    was posted — and return the status to answer with (409 stale, 422 invalid…)."""
+    stale = isinstance(exc, StaleWrite)
+    if errors is None:
+        errors = field_errors(exc.details, exc.message)
+    context.update(error=exc.message, errors=errors, stale=stale, posted=action)
+    if request is not None and not stale:
+        # A refused edit keeps the version it was made on: saving it again after fixing the
+        # field must still notice a change someone else made meanwhile.
+        context["kept_version"] = posted_version(request.POST.get("version"))
+    return exc.status
+
+
+def form_version(context: dict, obj) -> int | None:
+    """The version a page's form sends back: the one a refused edit was made on, else the
+    object's own."""
+    kept = context.get("kept_version")
+    return kept if kept is not None else getattr(obj, "version", None)
+
+
+def done(request, text: str, url: str):
+    messages.success(request, text)
+    return redirect(url)
+
+
+def whole_number(value: str, default=None):
+    """A whole number from a form field; what is not one goes to the service as typed, which
+    refuses it with the field's name."""
+    value = (value or "").strip()
+    if value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        return value
 
 
 def can(user, perm: str) -> bool:

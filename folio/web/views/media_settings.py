@@ -30,7 +30,14 @@ from folio.publishing.models import Webhook, WebhookDelivery
 from folio.renditions import presets
 from folio.renditions.models import ImageSlot, Preset
 from folio.web import nav
-from folio.web.views.base import field_errors, page, posted_version
+from folio.web.views.base import (
+    done,
+    field_errors,
+    page,
+    posted_version,
+    refused,
+    whole_number,
+)
 
 nav.register(
     nav.NavEntry(
@@ -63,19 +70,6 @@ def _context(request, area: str, **extra) -> dict:
     }
 
 
-def _failure(context: dict, exc: FolioError, posted: str = "", errors=None) -> int:
-    stale = isinstance(exc, StaleWrite)
-    if errors is None:
-        errors = field_errors(exc.details, exc.message)
-    context.update(error=exc.message, errors=errors, stale=stale, posted=posted)
-    return exc.status
-
-
-def _done(request, text: str, url: str):
-    messages.success(request, text)
-    return redirect(url)
-
-
 def _pretty(value) -> str:
     return json.dumps(value or {}, indent=2, ensure_ascii=False, sort_keys=True)
 
@@ -93,18 +87,6 @@ def _json_field(name: str, text: str):
             "column": exc.colno,
         }
         raise InvalidInput(f"{name}: {reason}", details={"field": name, "reason": reason}) from None
-
-
-def _whole(value: str, default=None):
-    """A whole number from a form field; anything else goes to the service as typed, which
-    refuses it with the field's name."""
-    value = (value or "").strip()
-    if value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        return value
 
 
 @page("renditions.view_preset")
@@ -273,9 +255,9 @@ def preset_create(request):
             errors = _preset_errors(exc)
             if isinstance(exc, Conflict):
                 errors = {"code": [exc.message]}
-            status = _failure(context, exc, errors=errors)
+            status = refused(context, exc, errors=errors)
         else:
-            return _done(
+            return done(
                 request,
                 _("Preset %(code)s created.") % {"code": created.code},
                 reverse("web:media_preset", args=[created.code]),
@@ -299,11 +281,11 @@ def preset_detail(request, code: str):
             try:
                 presets.delete_preset(code, expected_version=posted)
             except Conflict as exc:
-                status = _failure(context, exc, "delete")
+                status = refused(context, exc, "delete")
                 preset = presets.get_preset(code)
                 version = preset.version
             else:
-                return _done(
+                return done(
                     request,
                     _("Preset %(code)s deleted.") % {"code": code},
                     reverse("web:media_presets"),
@@ -315,7 +297,7 @@ def preset_detail(request, code: str):
             try:
                 presets.update_preset(code, expected_version=posted, **_preset_settings(form))
             except (InvalidInput, Conflict) as exc:
-                status = _failure(context, exc, "save", _preset_errors(exc))
+                status = refused(context, exc, "save", errors=_preset_errors(exc))
                 preset = presets.get_preset(code)
                 if context["stale"]:
                     form, version = None, preset.version  # the current state to start again
@@ -324,7 +306,7 @@ def preset_detail(request, code: str):
                     # saving again must still notice a change made meanwhile.
                     version = posted if posted is not None else preset.version
             else:
-                return _done(
+                return done(
                     request,
                     _("Preset %(code)s saved.") % {"code": code},
                     reverse("web:media_preset", args=[code]),
@@ -399,7 +381,7 @@ def _slot_data(form: dict) -> dict:
     return {
         "role": form["role"],
         "preset": form["preset"],
-        "max_count": _whole(form["max_count"], 1),
+        "max_count": whole_number(form["max_count"], 1),
         "required": form["required"],
         "filename_template": form["filename_template"],
     }
@@ -427,20 +409,20 @@ def channel_slots(request, code: str):
         try:
             if action == "delete":
                 presets.delete_slot(code, role, expected_version=version)
-                done = _("The %(role)s slot of %(channel)s was deleted.")
+                said = _("The %(role)s slot of %(channel)s was deleted.")
             elif action == "save":
                 presets.update_slot(code, role, expected_version=version, **_slot_data(form))
-                done = _("The %(role)s slot of %(channel)s was saved.")
+                said = _("The %(role)s slot of %(channel)s was saved.")
                 role = form["role"] or role
             else:
                 role = presets.create_slot(code, **_slot_data(form)).role
-                done = _("The %(role)s slot of %(channel)s was added.")
+                said = _("The %(role)s slot of %(channel)s was added.")
         except (InvalidInput, Conflict) as exc:
             errors = field_errors(exc.details, exc.message)
             if isinstance(exc, Conflict) and not isinstance(exc, StaleWrite):
                 errors = {"role": [exc.message]}
             key = "add" if action == "add" else f"{action}:{role}"
-            status = _failure(context, exc, key, errors)
+            status = refused(context, exc, key, errors=errors)
             if action == "add":
                 add_form = form
             elif not context["stale"] and action == "save":
@@ -448,9 +430,9 @@ def channel_slots(request, code: str):
                 if version is not None:
                     kept_versions[role] = version
         else:
-            return _done(
+            return done(
                 request,
-                done % {"role": role, "channel": code},
+                said % {"role": role, "channel": code},
                 reverse("web:media_channel_slots", args=[code]),
             )
     slots = presets.list_slots(code)
@@ -549,7 +531,7 @@ def webhook_list(request):
         try:
             hook, secret = webhooks.create_webhook(data, user=request.user)
         except InvalidInput as exc:
-            status = _failure(context, exc, "create")
+            status = refused(context, exc, "create")
         else:
             # The secret is shown on this answer only: a redirect would have to keep it
             # somewhere (session, cookie) to show it on the next page.
@@ -593,7 +575,7 @@ def webhook_detail(request, webhook_id: int):
     try:
         if action == "delete":
             webhooks.delete_webhook(hook.pk, expected_version=version, user=request.user)
-            return _done(
+            return done(
                 request,
                 _("Webhook %(id)s deleted.") % {"id": hook.pk},
                 reverse("web:media_webhooks"),
@@ -606,21 +588,21 @@ def webhook_detail(request, webhook_id: int):
             return _webhook_detail(request, hook, context, secret=secret)
         if action == "ping":
             webhooks.ping(hook.pk, user=request.user)
-            return _done(request, _("A ping was sent; its delivery is listed below."), url)
+            return done(request, _("A ping was sent; its delivery is listed below."), url)
         if action == "redeliver":
-            delivery = _whole(request.POST.get("delivery"), 0)
+            delivery = whole_number(request.POST.get("delivery"), 0)
             if (
                 not isinstance(delivery, int)
                 or not WebhookDelivery.objects.filter(pk=delivery, webhook=hook).exists()
             ):
                 raise NotFound(_("This webhook has no such delivery."))
             webhooks.redeliver(delivery, user=request.user)
-            return _done(request, _("The delivery is sent again."), url)
+            return done(request, _("The delivery is sent again."), url)
         form = _webhook_form_from(request.POST)
         webhooks.update_webhook(hook.pk, form, expected_version=version, user=request.user)
-        return _done(request, _("Webhook %(id)s saved.") % {"id": hook.pk}, url)
+        return done(request, _("Webhook %(id)s saved.") % {"id": hook.pk}, url)
     except (InvalidInput, Conflict) as exc:
-        status = _failure(context, exc, action)
+        status = refused(context, exc, action)
         hook = webhooks.get_webhook(hook.pk, user=request.user)
         if context["stale"]:
             form, version = None, None
@@ -648,7 +630,7 @@ def external_systems(request):
             errors = field_errors(exc.details, exc.message)
             if isinstance(exc, Conflict):
                 errors = {"code": [exc.message]}
-            status = _failure(context, exc, "create", errors)
+            status = refused(context, exc, "create", errors=errors)
         else:
             context.update(created=system, new_secret=secret)
             form = {"code": "", "name": ""}

@@ -10,10 +10,9 @@ needs is the one the API requires for the same write; it is checked again on eve
 
 import re
 
-from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -33,8 +32,18 @@ from folio.catalog.models import (
     Locale,
     MeasurementFamily,
 )
-from folio.errors import Conflict, FolioError, InvalidInput, NotFound, StaleWrite
-from folio.web.views.base import field_errors, int_param, page, posted_version, query_without
+from folio.errors import Conflict, FolioError, InvalidInput, NotFound
+from folio.web.views.base import (
+    done,
+    field_errors,
+    form_version,
+    int_param,
+    page,
+    posted_version,
+    query_without,
+    refused,
+    whole_number,
+)
 
 T = Attribute.Type
 PER_PAGE = 50
@@ -43,6 +52,10 @@ TREE_SHOWN = 2000  # nodes of one category tree drawn at once; deeper browsing g
 
 
 # --- shared -----------------------------------------------------------------------------------
+
+
+def _failure(context: dict, exc: FolioError, action: str = "", request=None) -> int:
+    return refused(context, exc, action, request, errors=_errors(exc))
 
 
 def _errors(exc: FolioError) -> dict[str, list[str]]:
@@ -55,21 +68,6 @@ def _errors(exc: FolioError) -> dict[str, list[str]]:
             key = "levels"
         out.setdefault(key, []).extend(reasons)
     return out
-
-
-def _failure(context: dict, exc: FolioError, action: str = "", request=None) -> int:
-    stale = isinstance(exc, StaleWrite)
-    context.update(error=exc.message, errors=_errors(exc), stale=stale, posted=action)
-    if request is not None and not stale:
-        # A refused edit keeps the version it was made on: saving it again after fixing the
-        # field must still notice a change someone else made meanwhile.
-        context["kept_version"] = posted_version(request.POST.get("version"))
-    return exc.status
-
-
-def _version(context: dict, obj) -> int | None:
-    kept = context.get("kept_version")
-    return kept if kept is not None else getattr(obj, "version", None)
 
 
 def _locale_codes() -> list[str]:
@@ -89,18 +87,6 @@ def _codes(text: str) -> list[str]:
     return [c for c in re.split(r"[\s,;]+", text or "") if c]
 
 
-def _whole(value: str, default=None):
-    """A whole number from a form field; what is not one goes to the service as typed, which
-    refuses it with the field's name."""
-    value = (value or "").strip()
-    if value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        return value
-
-
 def _pages(request, qs, per_page: int = PER_PAGE) -> dict:
     paginator = Paginator(qs, per_page)
     number = int_param(request.GET.get("page"), 1, high=max(paginator.num_pages, 1))
@@ -117,11 +103,6 @@ def _pages(request, qs, per_page: int = PER_PAGE) -> dict:
             "next": f"?{prefix}page={number + 1}" if current.has_next() else "",
         },
     }
-
-
-def _done(request, text: str, url: str):
-    messages.success(request, text)
-    return redirect(url)
 
 
 # --- overview ---------------------------------------------------------------------------------
@@ -199,9 +180,9 @@ def _attribute_changes(form: dict, fields) -> dict:
         if name == "group":
             value = value or None
         elif name == "sort_order":
-            value = _whole(value, 0)
+            value = whole_number(value, 0)
         elif name == "max_length":
-            value = _whole(value)
+            value = whole_number(value)
         elif name in ("number_min", "number_max", "date_min", "date_max"):
             value = value or None
         changes[name] = value
@@ -280,7 +261,7 @@ def attribute_create(request):
         settings = {
             "labels": form["labels"],
             "group": form["group"] or None,
-            "sort_order": _whole(form["sort_order"], 0),
+            "sort_order": whole_number(form["sort_order"], 0),
             "localizable": form["localizable"],
             "scopable": form["scopable"],
         }
@@ -293,7 +274,7 @@ def attribute_create(request):
         except (InvalidInput, Conflict) as exc:
             status = _failure(context, exc, request=request)
         else:
-            return _done(
+            return done(
                 request,
                 _("Attribute %(code)s created; its further settings are below.")
                 % {"code": created.code},
@@ -347,7 +328,7 @@ def attribute_detail(request, code: str):
             }
             item = {"code": option_form["code"], "labels": option_form["labels"]}
             if option_form["sort_order"]:
-                item["sort_order"] = _whole(option_form["sort_order"])
+                item["sort_order"] = whole_number(option_form["sort_order"])
             try:
                 structure.add_options(code, [item])
             except (InvalidInput, Conflict) as exc:
@@ -355,7 +336,7 @@ def attribute_detail(request, code: str):
                 # The form above keeps its fields clean: the reasons belong to this one.
                 context["sub_errors"], context["errors"] = context["errors"], {}
             else:
-                return _done(
+                return done(
                     request,
                     _("Option %(option)s added to %(code)s.")
                     % {"option": item["code"], "code": code},
@@ -376,7 +357,7 @@ def attribute_detail(request, code: str):
                     form = None  # the current settings, with the current version
                 a = _attribute(code)
             else:
-                return _done(
+                return done(
                     request,
                     _("Attribute %(code)s saved.") % {"code": code},
                     reverse("web:structure_attribute", args=[code]),
@@ -387,7 +368,7 @@ def attribute_detail(request, code: str):
     family_list = list(a.families.order_by("code").values_list("code", flat=True))
     context.update(
         attribute=a,
-        version=_version(context, a),
+        version=form_version(context, a),
         fields=fields,
         form=form,
         labels=_label_rows(form["labels"], locales),
@@ -435,7 +416,7 @@ def option_detail(request, code: str, option: str):
                 status = _failure(context, exc, "delete", request)
                 opt = current()
             else:
-                return _done(
+                return done(
                     request,
                     _("Option %(option)s deleted.") % {"option": option},
                     reverse("web:structure_attribute", args=[code]) + "#options",
@@ -452,7 +433,7 @@ def option_detail(request, code: str, option: str):
                     option,
                     expected_version=version,
                     labels=form["labels"],
-                    sort_order=_whole(form["sort_order"], 0),
+                    sort_order=whole_number(form["sort_order"], 0),
                 )
             except (InvalidInput, Conflict) as exc:
                 status = _failure(context, exc, "save", request)
@@ -460,7 +441,7 @@ def option_detail(request, code: str, option: str):
                 if context["stale"]:
                     form = None
             else:
-                return _done(
+                return done(
                     request,
                     _("Option %(option)s saved.") % {"option": option},
                     reverse("web:structure_attribute", args=[code]) + "#options",
@@ -469,7 +450,7 @@ def option_detail(request, code: str, option: str):
     context.update(
         attribute=a,
         option=opt,
-        version=_version(context, opt),
+        version=form_version(context, opt),
         form=form,
         labels=_label_rows(form["labels"], locales),
         can_edit=request.user.has_perm("catalog.change_attributeoption"),
@@ -496,12 +477,12 @@ def groups(request):
         }
         try:
             group = structure.create_attribute_group(
-                form["code"], labels=form["labels"], sort_order=_whole(form["sort_order"], 0)
+                form["code"], labels=form["labels"], sort_order=whole_number(form["sort_order"], 0)
             )
         except (InvalidInput, Conflict) as exc:
             status = _failure(context, exc, request=request)
         else:
-            return _done(
+            return done(
                 request,
                 _("Attribute group %(code)s created.") % {"code": group.code},
                 reverse("web:structure_groups"),
@@ -536,7 +517,7 @@ def group_detail(request, code: str):
                 code,
                 expected_version=posted_version(request.POST.get("version")),
                 labels=form["labels"],
-                sort_order=_whole(form["sort_order"], 0),
+                sort_order=whole_number(form["sort_order"], 0),
             )
         except (InvalidInput, Conflict) as exc:
             status = _failure(context, exc, request=request)
@@ -544,7 +525,7 @@ def group_detail(request, code: str):
             if context["stale"]:
                 form = None
         else:
-            return _done(
+            return done(
                 request,
                 _("Attribute group %(code)s saved.") % {"code": code},
                 reverse("web:structure_group", args=[code]),
@@ -553,7 +534,7 @@ def group_detail(request, code: str):
     members = group.attributes.order_by("sort_order", "code")
     context.update(
         group=group,
-        version=_version(context, group),
+        version=form_version(context, group),
         form=form,
         labels=_label_rows(form["labels"], locales),
         members=members[:PER_PAGE],
@@ -626,7 +607,7 @@ def family_create(request):
         except (InvalidInput, Conflict) as exc:
             status = _failure(context, exc, request=request)
         else:
-            return _done(
+            return done(
                 request,
                 _("Family %(code)s created; choose what each channel requires below.")
                 % {"code": family.code},
@@ -669,11 +650,11 @@ def family_detail(request, code: str):
                 kept = post.getlist("attributes")
                 wanted = list(dict.fromkeys([*kept, *_codes(add_text)]))
                 structure.update_family(code, expected_version=version, attributes=wanted)
-                done = _("Attributes of %(code)s saved.")
+                said = _("Attributes of %(code)s saved.")
             elif action == "requirements":
                 posted_requirements = {c.code: post.getlist(f"req_{c.code}") for c in channels}
                 structure.set_requirements(code, posted_requirements, expected_version=version)
-                done = _(
+                said = _(
                     "Requirements of %(code)s saved; completeness is being recomputed for its "
                     "products."
                 )
@@ -693,7 +674,7 @@ def family_detail(request, code: str):
                     image_attribute=settings_form["image_attribute"] or None,
                     requires_review=settings_form["requires_review"],
                 )
-                done = _("Family %(code)s saved.")
+                said = _("Family %(code)s saved.")
         except (InvalidInput, Conflict) as exc:
             status = _failure(context, exc, action, request)
             family = _family(code)
@@ -701,9 +682,9 @@ def family_detail(request, code: str):
                 settings_form, add_text, posted_requirements = None, "", None
         else:
             anchor = {"attributes": "#attributes", "requirements": "#requirements"}.get(action, "")
-            return _done(
+            return done(
                 request,
-                done % {"code": code},
+                said % {"code": code},
                 reverse("web:structure_family", args=[code]) + anchor,
             )
     members = list(
@@ -727,7 +708,7 @@ def family_detail(request, code: str):
     member_codes = {a.code for a in members}
     context.update(
         family=family,
-        version=_version(context, family),
+        version=form_version(context, family),
         form=settings_form,
         labels=_label_rows(settings_form["labels"], locales),
         members=members,
@@ -848,7 +829,7 @@ def variant_create(request):
         except (InvalidInput, Conflict) as exc:
             status = _failure(context, exc, request=request)
         else:
-            return _done(
+            return done(
                 request,
                 _("Family variant %(code)s created.") % {"code": variant.code},
                 reverse("web:structure_variant", args=[variant.code]),
@@ -894,7 +875,7 @@ def variant_detail(request, code: str):
             if context["stale"]:
                 form = placement = None
         else:
-            return _done(
+            return done(
                 request,
                 _("Family variant %(code)s saved.") % {"code": code},
                 reverse("web:structure_variant", args=[code]),
@@ -907,7 +888,7 @@ def variant_detail(request, code: str):
     form = form or {"labels": variant.labels}
     context.update(
         variant=variant,
-        version=_version(context, variant),
+        version=form_version(context, variant),
         form=form,
         labels=_label_rows(form["labels"], locales),
         grid=_grid(members, placement),
@@ -956,7 +937,7 @@ def categories(request):
         except (InvalidInput, Conflict) as exc:
             status = _failure(context, exc, request=request)
         else:
-            return _done(
+            return done(
                 request,
                 _("Category tree %(code)s created.") % {"code": tree.code},
                 reverse("web:structure_categories") + f"?tree={tree.code}",
@@ -1012,7 +993,7 @@ def category_detail(request, code: str):
                 # The form above keeps its fields clean: the reasons belong to this one.
                 context["sub_errors"], context["errors"] = context["errors"], {}
             else:
-                return _done(
+                return done(
                     request,
                     _("Category %(child)s added under %(code)s.")
                     % {"child": made.code, "code": code},
@@ -1025,7 +1006,7 @@ def category_detail(request, code: str):
                 "sort_order": (post.get("sort_order") or "").strip(),
                 "parent": (post.get("parent") or "").strip(),
             }
-            changes = {"labels": form["labels"], "sort_order": _whole(form["sort_order"], 0)}
+            changes = {"labels": form["labels"], "sort_order": whole_number(form["sort_order"], 0)}
             if category.parent_id and form["parent"] and form["parent"] != category.parent.code:
                 changes["parent"] = form["parent"]
             try:
@@ -1038,7 +1019,7 @@ def category_detail(request, code: str):
                 if context["stale"]:
                     form = None
             else:
-                return _done(
+                return done(
                     request,
                     _("Category %(code)s saved.") % {"code": code},
                     reverse("web:structure_category", args=[code]),
@@ -1060,7 +1041,7 @@ def category_detail(request, code: str):
         )
     context.update(
         category=category,
-        version=_version(context, category),
+        version=form_version(context, category),
         tree=tree,
         ancestors=ancestors,
         form=form,
@@ -1171,7 +1152,7 @@ def channel_create(request):
         except (InvalidInput, Conflict) as exc:
             status = _failure(context, exc, request=request)
         else:
-            return _done(
+            return done(
                 request,
                 _("Channel %(code)s created.") % {"code": channel.code},
                 reverse("web:structure_channel", args=[channel.code]),
@@ -1210,7 +1191,7 @@ def channel_detail(request, code: str):
             if context["stale"]:
                 form = None
         else:
-            return _done(
+            return done(
                 request,
                 _("Channel %(code)s saved.") % {"code": code},
                 reverse("web:structure_channel", args=[code]),
@@ -1218,7 +1199,7 @@ def channel_detail(request, code: str):
     form = form or _channel_form(channel)
     context.update(
         channel=channel,
-        version=_version(context, channel),
+        version=form_version(context, channel),
         form=form,
         labels=_label_rows(form["labels"], locales),
         can_edit=request.user.has_perm("catalog.change_channel"),
@@ -1261,20 +1242,20 @@ def locales(request):
         try:
             if action == "delete":
                 delete(code, expected_version=version)
-                done = _("%(code)s deleted.")
+                said = _("%(code)s deleted.")
             elif action == "save":
                 update(code, label=label, expected_version=version)
-                done = _("%(code)s saved.")
+                said = _("%(code)s saved.")
             else:
                 forms[kind] = {"code": code, "label": label}
                 create(code, label=label)
-                done = _("%(code)s added.")
+                said = _("%(code)s added.")
         except (InvalidInput, Conflict) as exc:
             status = _failure(context, exc, f"{kind}_{action}", request)
             context["target"] = code
         else:
-            return _done(
-                request, done % {"code": code}, reverse("web:structure_locales") + f"#{kind}-list"
+            return done(
+                request, said % {"code": code}, reverse("web:structure_locales") + f"#{kind}-list"
             )
     context.update(
         locales=Locale.objects.annotate(channels_n=Count("channels")).order_by("code"),
