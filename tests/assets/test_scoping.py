@@ -68,6 +68,7 @@ def test_scope_is_set_by_administrators_and_audited(scoped_manager, library, api
         "categories": [],
         "collections": ["summer"],
         "collections_as": "agency",
+        "version": 2,  # the account's version: setting its scope was an edit
     }
     assert admin.get("/api/v1/asset-collections/summer").json()["agencies"] == ["agnes"]
 
