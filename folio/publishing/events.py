@@ -364,7 +364,6 @@ def schedule_feed(
 
 
 @transaction.atomic
-@transaction.atomic
 def unschedule_feed(feed, *, user=None, expected_version: int | None = None) -> bool:
     """Stop publishing `feed` on a schedule; False when it had none. With `expected_version`,
     a schedule changed since is kept and StaleWrite raised."""
