@@ -5,7 +5,9 @@ Scale: FOLIO_BENCH_PRODUCTS (default 1,000,000, the issue's figure); FOLIO_BENCH
 The catalog is built once through services.bulk_upsert and cached (SQLite) under
 var/bench/catalog-<key>.sqlite3, the key hashing parameters, seed and the code that shapes
 the data (bench/catalog_data.py, folio/catalog, folio/search); re-runs reuse it and only
-measure. On PostgreSQL the catalog is built in the harness's fresh database every run.
+measure. On PostgreSQL it is cached the same way as a database of its own,
+folio_bench_cache_catalog_<key>, which each run copies (CREATE DATABASE … TEMPLATE) into the
+harness's database; `DROP DATABASE` it to rebuild.
 
 a) bulk upsert: FOLIO_BENCH_UPSERT_SAMPLE (default 10,000) new products (those after the
    catalog's last one) through the public services.bulk_upsert — validation, product rows,
@@ -156,10 +158,9 @@ def build(p: cd.Params) -> dict:
 
 def prepare_catalog(ctx, p: cd.Params) -> tuple[cd.Layout, dict, str]:
     """(layout, build facts, where the catalog came from)."""
-    if connection.vendor != "sqlite":
-        facts = build(p)
-        return cd.build_layout(p), facts, "built in this run (PostgreSQL: not cached)"
     key = p.key(code_version())
+    if connection.vendor != "sqlite":
+        return cd.build_layout(p), *_prepare_pg_catalog(ctx, p, key)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     path = CACHE_DIR / f"catalog-{key}.sqlite3"
     meta = CACHE_DIR / f"catalog-{key}.json"
@@ -184,6 +185,27 @@ def prepare_catalog(ctx, p: cd.Params) -> tuple[cd.Layout, dict, str]:
     meta.write_text(json.dumps(facts, indent=2) + "\n")
     _use_sqlite_file(path)
     return cd.build_layout(p), facts, f"built in this run, cached as {path.name}"
+
+
+def pg_cache_name(key: str) -> str:
+    return f"folio_bench_cache_catalog_{key}"
+
+
+def _prepare_pg_catalog(ctx, p: cd.Params, key: str) -> tuple[dict, str]:
+    """PostgreSQL: start from the cached database of this key, or build and cache it."""
+    cache = pg_cache_name(key)
+    if any(name == cache for name, _ in ctx.pg_cached(cache)):
+        facts = dict(ctx.pg_cached(cache)[0][1])
+        ctx.pg_start_from(cache)
+        call_command("migrate", verbosity=0, interactive=False)
+        return facts, f"cached database {cache}"
+    print(f"building {cd.describe(p)} into {ctx.pg_db} …", flush=True)
+    facts = build(p)
+    facts["rows"] = _table_counts(COUNTED)
+    with connection.cursor() as c:
+        c.execute("ANALYZE")
+    ctx.pg_keep_as(cache, facts)
+    return facts, f"built in this run, cached as database {cache}"
 
 
 # --- a) bulk upsert and its raw baseline ------------------------------------------------------

@@ -46,7 +46,11 @@ def _fail(key: str, window: int) -> None:
     now = time.time()
     if count == 0:
         until = now + window
-    _cache().set(key, (count + 1, until), timeout=max(1, math.ceil(until - now)))
+    # The database cache stores expiry times without their fraction of a second, so an entry
+    # may vanish up to a second early; one more second keeps it until `until`, which _read
+    # checks itself. (A 1-second window lost its count when the failure came late in a
+    # second.)
+    _cache().set(key, (count + 1, until), timeout=math.ceil(until - now) + 1)
 
 
 def _wait(keys: list[str], limit: int) -> int:

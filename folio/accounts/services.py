@@ -245,9 +245,13 @@ def check_token_permissions(user, requested) -> list[str] | None:
             beyond.append(pattern)
             examples[pattern] = missing[:5]
     if meaningless:
+        patterns = (
+            f"permission pattern {meaningless[0]} matches"
+            if len(meaningless) == 1
+            else f"permission patterns {', '.join(meaningless)} match"
+        )
         raise InvalidInput(
-            f"permission pattern(s) {', '.join(meaningless)} match no permission "
-            "(see GET /api/v1/roles for what roles grant)",
+            f"{patterns} no permission (see GET /api/v1/roles for what roles grant)",
             details={"field": "permissions", "unknown": meaningless},
         )
     if beyond:

@@ -11,7 +11,8 @@ from typing import Any
 
 from django.apps import apps
 from django.db.models import Prefetch
-from ninja import Query, Router, Schema, Status
+from django.http import HttpResponse
+from ninja import Header, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import ConfigDict
 
@@ -19,10 +20,12 @@ from folio.accounts.services import require
 from folio.api import Pagination
 from folio.assets import browse, external, rights
 from folio.assets.models import Asset
+from folio.versioning import expected_version
 
 router = Router(tags=["external DAM"])
 # Only the admin role ("*") has this: asset managers' assets.add_* does not match it.
 MANAGE = "assets.manage_external_systems"
+IF_MATCH = Header(None, alias="If-Match", description='The ETag of the version you edited: W/"3"')
 
 
 class In(Schema):
@@ -35,14 +38,31 @@ class SystemIn(In):
     secret: str | None = None  # generated when not given
 
 
+class SystemPatch(In):
+    name: str
+    version: int | None = None
+
+
+class RotateIn(In):
+    secret: str | None = None  # generated when not given
+    version: int | None = None
+
+
 class SystemOut(Schema):
     code: str
     name: str
+    version: int
     created_at: datetime.datetime
 
 
 class SystemCreated(SystemOut):
     secret: str  # shown this once; Folio never shows it again
+
+
+class SystemSecretOut(Schema):
+    code: str
+    version: int
+    secret: str  # shown this once, as at registration
 
 
 class ExternalAssetIn(In):
@@ -110,6 +130,7 @@ def create_system(request, payload: SystemIn):
         {
             "code": system.code,
             "name": system.name,
+            "version": system.version,
             "created_at": system.created_at,
             "secret": secret,
         },
@@ -122,6 +143,56 @@ def list_systems(request):
     from folio.assets.models import ExternalSystem
 
     return list(ExternalSystem.objects.all())
+
+
+@router.patch(
+    "/external-systems/{code}",
+    response=SystemOut,
+    summary="Rename a registered DAM (send the version you read, or If-Match; 409 when it "
+    "changed meanwhile)",
+)
+def update_system(
+    request,
+    response: HttpResponse,
+    code: str,
+    payload: SystemPatch,
+    if_match: str | None = IF_MATCH,
+):
+    require(request.user, MANAGE)
+    system = external.update_system(
+        code, name=payload.name, expected_version=expected_version(payload.version, if_match)
+    )
+    response["ETag"] = system.etag
+    return system
+
+
+@router.post(
+    "/external-systems/{code}/rotate-secret",
+    response=SystemSecretOut,
+    summary="Replace a DAM's shared webhook secret (generated unless given; answered here "
+    "once). The old secret is refused from then on",
+)
+def rotate_system_secret(
+    request, response: HttpResponse, code: str, payload: RotateIn, if_match: str | None = IF_MATCH
+):
+    require(request.user, MANAGE)
+    system, secret = external.rotate_system_secret(
+        code, expected_version=expected_version(payload.version, if_match), secret=payload.secret
+    )
+    response["ETag"] = system.etag
+    return {"code": system.code, "version": system.version, "secret": secret}
+
+
+@router.delete(
+    "/external-systems/{code}",
+    response={204: None},
+    summary="Remove a registered DAM (version or If-Match: refuse if changed; 409 while "
+    "any asset from it is not archived)",
+)
+def delete_system(request, code: str, version: int | None = None, if_match: str | None = IF_MATCH):
+    require(request.user, MANAGE)
+    external.delete_system(code, expected_version=expected_version(version, if_match))
+    return Status(204, None)
 
 
 @router.put(

@@ -184,6 +184,22 @@ def normalise_tag(name) -> str:
     return " ".join(str(name or "").split()).lower()
 
 
+def tags_named(names: list[str]) -> list[Tag]:
+    """The tags of these (normalised) names, created when missing. A tag written before
+    normalisation ("Coffee" by an import) is reused rather than doubled by case."""
+    if not names:
+        return []
+    wanted = Q()
+    for name in names:
+        wanted |= Q(name__iexact=name)
+    found = {normalise_tag(t.name): t for t in Tag.objects.filter(wanted).order_by("id")}
+    missing = [n for n in names if n not in found]
+    if missing:
+        Tag.objects.bulk_create([Tag(name=n) for n in missing], ignore_conflicts=True)
+        found.update({t.name: t for t in Tag.objects.filter(name__in=missing)})
+    return [found[n] for n in names if n in found]
+
+
 # --- search index ---------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from folio.accounts import audit
 from folio.assets import scoping
-from folio.assets.browse import get_asset, normalise_tag
+from folio.assets.browse import get_asset, normalise_tag, tags_named
 from folio.assets.models import (
     Asset,
     AssetChange,
@@ -37,6 +37,7 @@ from folio.catalog.models import Channel, Locale
 from folio.catalog.structure import COUNTRIES
 from folio.errors import Conflict, InvalidInput, NotFound, StaleWrite
 from folio.versioning import save_versioned
+from folio.words import counted
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 TEXT_LIMITS = {"title": 300, "creator": 200, "copyright": 300, "credit": 300, "licence": 300}
@@ -315,22 +316,6 @@ def _check(asset: Asset, changes: dict) -> dict:
     return clean
 
 
-def _tags(names: list[str]) -> list[Tag]:
-    """The tags of these (normalised) names, created when missing. A tag written before
-    normalisation ("Coffee" by an import) is reused rather than doubled by case."""
-    if not names:
-        return []
-    wanted = Q()
-    for name in names:
-        wanted |= Q(name__iexact=name)
-    found = {normalise_tag(t.name): t for t in Tag.objects.filter(wanted).order_by("id")}
-    missing = [n for n in names if n not in found]
-    if missing:
-        Tag.objects.bulk_create([Tag(name=n) for n in missing], ignore_conflicts=True)
-        found.update({t.name: t for t in Tag.objects.filter(name__in=missing)})
-    return [found[n] for n in names if n in found]
-
-
 def _changes_list(before: dict, after: dict) -> list[dict]:
     return [
         {"field": k, "old": before.get(k), "new": v}
@@ -393,7 +378,7 @@ def _update_asset(asset_id: int, changes, expected_version: int | None, user) ->
         setattr(asset, name, clean[name])
     save_versioned(asset, expected_version, plain, snapshot=asset_snapshot)
     if "tags" in clean:
-        asset.tags.set(_tags(clean["tags"]))
+        asset.tags.set(tags_named(clean["tags"]))
     if "collections" in clean:
         asset.collections.set(clean["collections"])
     if "channels" in clean:
@@ -648,7 +633,7 @@ def merge_tags(sources: list[str], into: str) -> Tag:
     if not target_name or len(target_name) > 100:
         raise InvalidInput("a tag name is 1–100 characters", details={"field": "into"})
     olds = [_tag(s, lock=True) for s in dict.fromkeys(sources)]
-    target = _tags([target_name])[0]
+    target = tags_named([target_name])[0]
     olds = [t for t in olds if t.pk != target.pk]
     Through = Asset.tags.through
     members = set(Through.objects.filter(tag__in=olds).values_list("asset_id", flat=True))
@@ -778,7 +763,8 @@ def delete_custom_field(code: str, *, expected_version: int | None = None) -> No
     used = Asset.objects.filter(custom__has_key=code).count()
     if used:
         raise Conflict(
-            f"{subject} cannot be deleted: {used} asset(s) hold values for it",
+            f"{subject} cannot be deleted: "
+            f"{counted(used, 'asset holds', 'assets hold')} values for it",
             details={"assets": used},
         )
     audit.record("custom_field.delete", f, summary=subject, changes=custom_field_snapshot(f))

@@ -34,9 +34,10 @@ from folio.assets import signals
 from folio.assets.metadata import asset_type
 from folio.assets.models import Asset, AssetChange, ExternalSystem
 from folio.catalog.models import Channel
-from folio.errors import Conflict, InvalidInput, NotFound
+from folio.errors import Conflict, InvalidInput, NotFound, StaleWrite
 from folio.jobs.services import job, start_job
 from folio.versioning import save_versioned
+from folio.words import counted
 
 S = Asset.Status
 # Facts the other DAM owns, copied onto the Asset as they are.
@@ -97,6 +98,92 @@ def get_system(code) -> ExternalSystem:
     if system is None:
         raise NotFound(f"no external system {code}", details={"system": code})
     return system
+
+
+def system_snapshot(system: ExternalSystem) -> dict:
+    """What the audit log and a 409 show: everything but the secret."""
+    return {
+        "code": system.code,
+        "name": system.name,
+        "version": system.version,
+        "created_at": system.created_at.isoformat(),
+    }
+
+
+def _check_secret(secret: str) -> str:
+    if len(secret) < 16 or len(secret) > 200:
+        raise InvalidInput(
+            "the secret must have between 16 and 200 characters", details={"field": "secret"}
+        )
+    return secret
+
+
+@transaction.atomic
+def update_system(code, *, name: str, expected_version: int | None = None) -> ExternalSystem:
+    """Rename an external DAM; its code stays (assets and the webhook URL carry it)."""
+    system = get_system(code)
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidInput(
+            "name is required (at most 200 characters)", details={"field": "name", "value": name}
+        )
+    old = system.name
+    system.name = name
+    save_versioned(system, expected_version, ["name"], snapshot=system_snapshot)
+    audit.record(
+        "external_system.update",
+        system,
+        summary=f"rename external DAM {system.code}",
+        changes={"name": [old, name]},
+    )
+    return system
+
+
+@transaction.atomic
+def rotate_system_secret(
+    code, *, expected_version: int | None = None, secret: str | None = None
+) -> tuple[ExternalSystem, str]:
+    """Replace the shared secret (generated unless given), returned this once. The webhook
+    reads the secret on every call, so the old one stops verifying as soon as this commits."""
+    system = get_system(code)
+    system.secret = _check_secret(secret) if secret else secrets.token_urlsafe(32)
+    save_versioned(system, expected_version, ["secret"], snapshot=system_snapshot)
+    # The secret is never part of the audit entry.
+    audit.record(
+        "external_system.rotate_secret", system, summary=f"external DAM {system.code}: new secret"
+    )
+    return system, system.secret
+
+
+@transaction.atomic
+def delete_system(code, *, expected_version: int | None = None) -> None:
+    """Remove an external DAM whose assets are all archived. A live asset would keep
+    referring to a system that can no longer update it, expire it or take it back;
+    archived ones keep the code as history (who sent them)."""
+    system = ExternalSystem.objects.select_for_update().filter(pk=get_system(code).pk).first()
+    if system is None:
+        raise NotFound(f"no external system {code}", details={"system": str(code)})
+    if expected_version is not None and system.version != expected_version:
+        raise StaleWrite(
+            f"external system {system.code} was changed by someone else (you saw version "
+            f"{expected_version}, it is now at {system.version}); reload it and try again",
+            details={"current_version": system.version, "current": system_snapshot(system)},
+        )
+    assets = Asset.objects.filter(external_system=system.code).exclude(status=S.ARCHIVED).count()
+    if assets:
+        raise Conflict(
+            f"{counted(assets, 'asset from', 'assets from')} external system {system.code} "
+            f"{'is' if assets == 1 else 'are'} not archived: archive them first (in Folio, or "
+            "by the other DAM sending their deletion)",
+            details={"system": system.code, "assets": assets},
+        )
+    audit.record(
+        "external_system.delete",
+        system,
+        summary=f"remove external DAM {system.code}",
+        changes=system_snapshot(system),
+    )
+    system.delete()
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -727,7 +814,7 @@ def fetch_later(asset_ids) -> None:
     if ids:
         start_job(
             fetch_external_files,
-            label=f"Fetch {len(ids)} file(s) from other DAMs",
+            label=f"Fetch {counted(len(ids), 'file')} from other DAMs",
             asset_ids=sorted(ids),
         )
 

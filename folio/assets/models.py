@@ -189,10 +189,11 @@ class Asset(VersionedModel):
         return self.title
 
 
-class ExternalSystem(models.Model):
+class ExternalSystem(VersionedModel):
     """Another DAM whose assets Folio references. `secret` is the shared HMAC secret both
     sides know: the webhook must recompute signatures with it, so it is stored as given
-    (not hashed); it is never logged, and shown only once when the system is registered."""
+    (not hashed); it is never logged, and shown only once, when the system is registered or
+    its secret rotated."""
 
     code = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)

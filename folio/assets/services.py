@@ -24,6 +24,7 @@ from django.db.models import Max, OuterRef, Subquery
 from folio import faults
 from folio.accounts import audit
 from folio.assets import metadata, scoping, signals, storage
+from folio.assets.browse import normalise_tag, tags_named
 from folio.assets.models import Asset, AssetChange, AssetVersion, Blob, Collection, Tag
 from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleWrite
 from folio.jobs.services import job
@@ -121,15 +122,9 @@ def _collections(refs: Iterable, user) -> list[Collection]:
 
 
 def _tags(names: Iterable[str]) -> list[Tag]:
-    clean = sorted({str(n).strip()[:100] for n in names if str(n).strip()})
-    if not clean:
-        return []
-    existing = {t.name: t for t in Tag.objects.filter(name__in=clean)}
-    new = [Tag(name=n) for n in clean if n not in existing]
-    if new:
-        Tag.objects.bulk_create(new, ignore_conflicts=True)
-        existing = {t.name: t for t in Tag.objects.filter(name__in=clean)}
-    return list(existing.values())
+    # Normalised as the edit path does, so an upload's "Coffee " joins the tag "coffee".
+    clean = dict.fromkeys(n[:100] for n in (normalise_tag(x) for x in names) if n)
+    return tags_named(list(clean))
 
 
 def _kind(kind: str | None, asset_type: str) -> str:

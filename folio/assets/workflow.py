@@ -221,8 +221,11 @@ def _submit_for_review(asset_id: int, user, expected_version: int | None = None)
         raise Conflict(f"asset {asset.pk} has no file to review", details={"status": asset.status})
     missing = _missing_required(asset)
     if missing:
+        fields = (
+            f"field {missing[0]} is" if len(missing) == 1 else f"fields {', '.join(missing)} are"
+        )
         raise InvalidInput(
-            f"asset {asset.pk}: required field(s) {', '.join(missing)} are empty",
+            f"asset {asset.pk}: required {fields} empty",
             details={"field": f"custom.{missing[0]}", "missing": missing},
         )
     _set_status(

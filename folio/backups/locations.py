@@ -19,6 +19,7 @@ from pathlib import Path
 from django.conf import settings
 
 from folio.errors import InvalidInput, NotFound
+from folio.words import counted
 
 CHUNK = 1024 * 1024
 MANIFEST = "manifest.json"
@@ -278,7 +279,7 @@ def backup_at(src: str) -> tuple[Folder | Bucket, str]:
     inner = location(src).backups()
     if inner:
         raise InvalidInput(
-            f"{src} holds {len(inner)} backup(s), not one: give one of them, e.g. "
+            f"{src} holds {counted(len(inner), 'backup')}, not one: give one of them, e.g. "
             f"{location(src).url(inner[-1])} (the newest)",
             details={"backups": inner},
         )

@@ -26,6 +26,7 @@ from django.db.utils import load_backend
 from folio.backups import database as db
 from folio.backups.locations import CHUNK, split_s3
 from folio.errors import Conflict, FolioError, InvalidInput
+from folio.words import counted
 
 TARGET = "move_up_target"
 BATCH = 2000
@@ -344,7 +345,8 @@ def move_media(
                 damaged.append(name)
     if damaged:
         raise MoveError(
-            f"{len(damaged)} file(s) differ after the copy: {damaged[:3]}",
+            f"{counted(len(damaged), 'file differs', 'files differ')} after the copy: "
+            f"{damaged[:3]}",
             details={"files": damaged},
         )
     return {

@@ -30,6 +30,7 @@ from folio.backups.locations import (
     location,
 )
 from folio.errors import Conflict, FolioError, InvalidInput
+from folio.words import counted
 
 FORMAT = 1
 FILES = "files.jsonl"
@@ -345,9 +346,9 @@ def restore(
     if newer:
         raise InvalidInput(
             f"the backup is from a newer Folio (version {manifest.get('folio_version')}, this "
-            f"is {__version__}): its database has {len(newer)} migration(s) this version does "
-            f"not know ({', '.join(newer[:5])}{'…' if len(newer) > 5 else ''}). Upgrade Folio "
-            "first, then restore.",
+            f"is {__version__}): its database has {counted(len(newer), 'migration')} this "
+            f"version does not know ({', '.join(newer[:5])}{'…' if len(newer) > 5 else ''}). "
+            "Upgrade Folio first, then restore.",
             details={"unknown_migrations": newer},
         )
     if vendor == "postgresql":
@@ -424,7 +425,9 @@ def verify(manifest: dict, lines: list[dict], *, progress: Callable = _no_progre
                 )
             )
         if wrong_files:
-            parts.append(f"{len(wrong_files)} file(s) missing or damaged: {wrong_files[:3]}")
+            parts.append(
+                f"{counted(len(wrong_files), 'file')} missing or damaged: {wrong_files[:3]}"
+            )
         raise BackupError(
             "the restore does not match the backup: " + "; ".join(parts),
             details={"counts": wrong_counts, "files": wrong_files},

@@ -32,6 +32,7 @@ from folio.catalog.models import Attribute, Category, Family, Product, ProductGr
 from folio.errors import Conflict, InvalidInput
 from folio.jobs.models import Job
 from folio.jobs.services import JobContext, job, start_job
+from folio.words import counted
 
 T = Attribute.Type
 BATCH = services.BATCH
@@ -142,7 +143,7 @@ def validate_operations(operations, structure: v.Structure) -> list[dict]:
             where += f" [{first['locale']}]"
         if first.get("channel"):
             where += f" <{first['channel']}>"
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        more = f" (and {counted(len(problems) - 1, 'more problem')})" if len(problems) > 1 else ""
         raise InvalidInput(
             f"operation {first['operation'] + 1}: {where}: {first['reason']}{more}",
             details=problems,
@@ -315,7 +316,7 @@ def start_bulk_edit(filter: dict | None, operations: list[dict], user=None) -> J
         row = start_job(
             bulk_edit,
             user=user,
-            label=f"Bulk edit of {count} product(s)",
+            label=f"Bulk edit of {counted(count, 'product')}",
             filter=clean_filter,
             operations=clean_ops,
         )
@@ -325,7 +326,8 @@ def start_bulk_edit(filter: dict | None, operations: list[dict], user=None) -> J
         audit.record(
             "product.bulk_edit_start",
             row,
-            summary=f"bulk edit of {count} product(s), {len(clean_ops)} operation(s)",
+            summary=f"bulk edit of {counted(count, 'product')}, "
+            f"{counted(len(clean_ops), 'operation')}",
             changes={"filter": clean_filter, "operations": clean_ops},
         )
     return row

@@ -25,6 +25,19 @@ class CodeField(models.CharField):
         super().__init__(*args, **kwargs)
 
 
+class DocumentField(models.JSONField):
+    """A JSON document inserted many rows at a time (product values, history).
+
+    On PostgreSQL, Django's bulk_create sends many rows as one array per column (INSERT …
+    SELECT FROM UNNEST), and with client-side parameter binding psycopg escapes each quote of
+    each JSON text in Python, about a fifth of bulk_upsert's time there. A field with a
+    placeholder makes Django use a plain multi-row VALUES insert instead, whose literals
+    libpq quotes."""
+
+    def get_placeholder(self, value, compiler, connection):
+        return "%s"
+
+
 class Labelled(VersionedModel):
     """Structure objects: a code for machines and labels per locale for people."""
 
@@ -285,7 +298,7 @@ class ProductModel(VersionedModel):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="sub_models"
     )
     categories = models.ManyToManyField(Category, blank=True, related_name="product_models")
-    values = models.JSONField(default=dict, blank=True)
+    values = DocumentField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -316,7 +329,7 @@ class Product(VersionedModel):
     enabled = models.BooleanField(default=True)
     categories = models.ManyToManyField(Category, blank=True, related_name="products")
     groups = models.ManyToManyField(ProductGroup, blank=True, related_name="products")
-    values = models.JSONField(default=dict, blank=True)
+    values = DocumentField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -452,7 +465,7 @@ class ProductChange(models.Model):
     username = models.CharField(max_length=150, blank=True)
     via = models.CharField(max_length=10, blank=True)
     action = models.CharField(max_length=20)  # create, update, restore, approve, bulk_edit
-    changes = models.JSONField(default=list)
+    changes = DocumentField(default=list)
     proposal = models.ForeignKey(
         "Proposal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

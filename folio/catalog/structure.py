@@ -42,6 +42,7 @@ from folio.catalog.models import (
 from folio.catalog.signals import structure_changed
 from folio.errors import Conflict, InvalidInput, NotFound, StaleWrite
 from folio.versioning import save_versioned
+from folio.words import counted
 
 T = Attribute.Type
 CODE_RE = re.compile(r"^[A-Za-z0-9_]+$")
@@ -484,7 +485,11 @@ def delete_currency(code: str, *, expected_version: int | None = None) -> None:
     priced = ValueIndex.objects.filter(attribute__type=T.PRICE, unit=code).values("product")
     count = priced.distinct().count()
     if count:
-        raise _in_use(subject, f"{count} product(s) have prices in it", products=count)
+        raise _in_use(
+            subject,
+            f"{counted(count, 'product has', 'products have')} prices in it",
+            products=count,
+        )
     audit.record("currency.delete", obj, summary=subject, changes=currency_snapshot(obj))
     _delete(obj, subject)
 
@@ -605,7 +610,11 @@ def delete_channel(code: str, *, expected_version: int | None = None) -> None:
     _check_version(channel, expected_version, channel_snapshot)
     scoped = ValueIndex.objects.filter(scope=code).values("product").distinct().count()
     if scoped:
-        raise _in_use(subject, f"{scoped} product(s) hold values for it", products=scoped)
+        raise _in_use(
+            subject,
+            f"{counted(scoped, 'product holds', 'products hold')} values for it",
+            products=scoped,
+        )
     audit.record("channel.delete", channel, summary=subject, changes=channel_snapshot(channel))
     _delete(channel, subject)
 
@@ -1025,7 +1034,11 @@ def delete_attribute(code: str, *, expected_version: int | None = None) -> None:
         )
     held = ValueIndex.objects.filter(attribute=a).values("product").distinct().count()
     if held:
-        raise _in_use(subject, f"{held} product(s) hold values for it", products=held)
+        raise _in_use(
+            subject,
+            f"{counted(held, 'product holds', 'products hold')} values for it",
+            products=held,
+        )
     audit.record("attribute.delete", a, summary=subject, changes=attribute_snapshot(a))
     _delete(a, subject)
 
@@ -1086,7 +1099,7 @@ def add_options(attribute_code: str, options: list[dict]) -> list[AttributeOptio
     audit.record(
         "attribute.add_options",
         a,
-        summary=f"{len(rows)} option(s) for {attribute_code}",
+        summary=f"{counted(len(rows), 'option')} for {attribute_code}",
         changes={"options": [option_snapshot(o) for o in rows]},
     )
     return created
@@ -1141,7 +1154,7 @@ def delete_option(
     if count:
         raise _in_use(
             subject,
-            f"{count} product(s) have it as their {attribute_code}",
+            f"{counted(count, 'product has', 'products have')} it as their {attribute_code}",
             attribute=attribute_code,
             products=count,
         )
@@ -1364,7 +1377,11 @@ def delete_family(code: str, *, expected_version: int | None = None) -> None:
     _check_version(family, expected_version, family_snapshot)
     products = family.products.count()
     if products:
-        raise _in_use(subject, f"{products} product(s) belong to it", products=products)
+        raise _in_use(
+            subject,
+            f"{counted(products, 'product belongs', 'products belong')} to it",
+            products=products,
+        )
     variants = sorted(family.variants.values_list("code", flat=True))
     if variants:
         raise _in_use(
@@ -1539,7 +1556,11 @@ def delete_family_variant(code: str, *, expected_version: int | None = None) -> 
     _check_version(variant, expected_version, family_variant_snapshot)
     models = variant.models.count()
     if models:
-        raise _in_use(subject, f"{models} product model(s) use it", product_models=models)
+        raise _in_use(
+            subject,
+            f"{counted(models, 'product model uses', 'product models use')} it",
+            product_models=models,
+        )
     audit.record(
         "family_variant.delete", variant, summary=subject, changes=family_variant_snapshot(variant)
     )
@@ -1662,7 +1683,10 @@ def delete_category(code: str, *, expected_version: int | None = None) -> None:
     products = category.products.count() + category.product_models.count()
     if products:
         raise _in_use(
-            subject, f"{products} product(s) or product model(s) are in it", products=products
+            subject,
+            f"{counted(products, 'product or product model is', 'products or product models are')}"
+            " in it",
+            products=products,
         )
     channels = sorted(category.channels.values_list("code", flat=True))
     if channels:
@@ -1707,10 +1731,16 @@ def delete_group(code: str, *, expected_version: int | None = None) -> None:
     # Removing members or associations here would change products without their history.
     products = group.products.count()
     if products:
-        raise _in_use(subject, f"{products} product(s) are in it", products=products)
+        raise _in_use(
+            subject, f"{counted(products, 'product is', 'products are')} in it", products=products
+        )
     targets = Association.objects.filter(target_group=group).count()
     if targets:
-        raise _in_use(subject, f"{targets} association(s) point at it", associations=targets)
+        raise _in_use(
+            subject,
+            f"{counted(targets, 'association points', 'associations point')} at it",
+            associations=targets,
+        )
     audit.record("group.delete", group, summary=subject, changes=group_snapshot(group))
     _delete(group, subject)
 
@@ -1769,7 +1799,11 @@ def delete_association_type(code: str, *, expected_version: int | None = None) -
     _check_version(kind, expected_version, association_type_snapshot)
     used = Association.objects.filter(type=kind).count()
     if used:
-        raise _in_use(subject, f"{used} association(s) are of this type", associations=used)
+        raise _in_use(
+            subject,
+            f"{counted(used, 'association is', 'associations are')} of this type",
+            associations=used,
+        )
     audit.record(
         "association_type.delete", kind, summary=subject, changes=association_type_snapshot(kind)
     )

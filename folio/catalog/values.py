@@ -35,6 +35,7 @@ from folio.catalog.models import (
     Locale,
     MeasurementFamily,
 )
+from folio.words import counted
 
 T = Attribute.Type
 TEXT_MAX = 255
@@ -207,7 +208,9 @@ class ValueErrors:
             where += f" [{first['locale']}]"
         if first.get("channel"):
             where += f" <{first['channel']}>"
-        more = f" (and {len(self.items) - 1} more problem(s))" if len(self.items) > 1 else ""
+        more = (
+            f" (and {counted(len(self.items) - 1, 'more problem')})" if len(self.items) > 1 else ""
+        )
         return f"{subject}: {where}: {first['reason']}{more}"
 
 

@@ -13,6 +13,8 @@ from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from folio.words import counted
+
 
 def _database() -> str | None:
     connection = connections[DEFAULT_DB_ALIAS]
@@ -21,7 +23,7 @@ def _database() -> str | None:
     executor = MigrationExecutor(connection)
     pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     if pending:
-        return f"{len(pending)} migration(s) not applied (run `folio migrate`)"
+        return f"{counted(len(pending), 'migration')} not applied (run `folio migrate`)"
     return None
 
 

@@ -61,6 +61,7 @@ from folio.publishing.formats.base import Format, Image, Item
 from folio.renditions import delivery, operations
 from folio.renditions import presets as preset_service
 from folio.renditions.models import ImageSlot, Preset, Rendition
+from folio.words import counted
 
 BATCH = 500
 SIGNATURE_BATCH = 2000  # a few plain queries per batch: larger batches, fewer round trips
@@ -1130,7 +1131,7 @@ class _Builder:
     def _short(self, role: str, needed: int, have: int) -> dict:
         return reason(
             "missing_media",
-            f"{self.s.channel.code} needs {needed} {role} image(s) in {self.locale}; "
+            f"{self.s.channel.code} needs {counted(needed, f'{role} image')} in {self.locale}; "
             f"{have} can be published",
             attribute=missing_code(role),
             role=role,

@@ -352,6 +352,11 @@ CALLS: dict[str, Call] = {
     f"POST {V}/share-links/{{link_id}}/revoke": C(f"{V}/share-links/{{share_link}}/revoke"),
     f"POST {V}/external-systems": C(f"{V}/external-systems", {"code": "h-new-dam"}),
     f"GET {V}/external-systems": C(f"{V}/external-systems"),
+    f"PATCH {V}/external-systems/{{code}}": C(f"{V}/external-systems/h-dam", {"name": "H DAM"}),
+    f"POST {V}/external-systems/{{code}}/rotate-secret": C(
+        f"{V}/external-systems/h-dam/rotate-secret", {}
+    ),
+    f"DELETE {V}/external-systems/{{code}}": C(f"{V}/external-systems/h-dam"),
     f"PUT {V}/external-assets/{{system}}/{{external_id}}": C(
         f"{V}/external-assets/h-dam/X-1",
         {"url": "https://dam.example.com/x-1.jpg", "title": "Bottle from the other DAM"},

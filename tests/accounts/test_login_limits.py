@@ -162,3 +162,28 @@ def test_forwarded_addresses_from_anyone_else_are_ignored(make_user):
         )
     response = client.post("/login/", {"username": "vic", "password": PASSWORD})
     assert b"Too many failed sign-ins" in response.content
+
+
+def test_a_count_is_kept_to_the_end_of_its_window():
+    """The database cache stores expiry times to the whole second: the count of a 1-second
+    window must not vanish before the window ends (it did whenever the failure came late in
+    a second)."""
+    import datetime
+
+    from django.db import connection
+
+    from folio.accounts import limits
+
+    key = limits._key("login-user", "edge")
+    limits._fail(key, 1)
+    count, until = caches["limits"].get(key)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT expires FROM folio_limits_cache WHERE cache_key LIKE %s", ["%" + key]
+        )
+        (expires,) = cursor.fetchone()
+    if isinstance(expires, str):  # SQLite answers text
+        expires = datetime.datetime.fromisoformat(expires)
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=datetime.UTC)
+    assert count == 1 and expires.timestamp() >= until

@@ -64,7 +64,7 @@ def test_permissions_beyond_the_owners_are_refused_by_name(api_client):
 @pytest.mark.parametrize(
     ("permissions", "key", "message"),
     [
-        (["catalgo.view_*"], "unknown", "match no permission"),
+        (["catalgo.view_*"], "unknown", "catalgo.view_* matches no permission"),
         (["catalog view"], "invalid", "not a permission pattern"),
         (["catalog.view_[ab]"], "invalid", "not a permission pattern"),
     ],

@@ -277,3 +277,15 @@ def test_workflow_steps_are_validated(api_client, groups_and_approvers):
     )
     assert r.json()["steps"] == [{"name": "brand", "group": "brand-approvers"}]
     assert CustomField.objects.count() == 0
+
+
+def test_upload_tags_are_normalised_like_edited_ones(add_asset, api_client):
+    """An upload's tags join existing ones whatever their case and spacing, as edits do."""
+    first = add_asset("A", tags=["Coffee"])
+    second = add_asset("B", tags=["  coffee ", "COFFEE", "Cold  Brew"])
+    assert sorted(Tag.objects.values_list("name", flat=True)) == ["coffee", "cold brew"]
+    assert [t.name for t in first.tags.all()] == ["coffee"]
+    assert sorted(t.name for t in second.tags.all()) == ["coffee", "cold brew"]
+    manager = api_client("asset_manager", "manager")
+    listed = {t["name"]: t["asset_count"] for t in manager.get("/api/v1/asset-tags").json()}
+    assert listed == {"coffee": 2, "cold brew": 1}

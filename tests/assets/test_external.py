@@ -266,3 +266,96 @@ def test_api_systems_admin_only_and_upsert(db, api_client):
         "/api/v1/external-assets/x-dam/IMG-8", {}, content_type="application/json"
     )
     assert r.status_code == 403
+
+
+# --- changing a registered system -------------------------------------------------------------
+
+
+def _json(client, method, url, body=None, **headers):
+    return getattr(client, method)(
+        url, json.dumps(body or {}), content_type="application/json", headers=headers
+    )
+
+
+def test_api_rename_with_version_and_stale_version_is_409(dam, api_client):
+    from folio.accounts.models import AuditEntry
+
+    admin = api_client("admin")
+    [listed] = admin.get("/api/v1/external-systems").json()
+    assert listed["version"] == 1
+    r = _json(admin, "patch", "/api/v1/external-systems/acme-dam", {"name": "Acme", "version": 1})
+    assert r.status_code == 200, r.content
+    assert (r.json()["name"], r.json()["version"], r["ETag"]) == ("Acme", 2, 'W/"2"')
+    stale = _json(
+        admin,
+        "patch",
+        "/api/v1/external-systems/acme-dam",
+        {"name": "Late"},
+        **{"If-Match": 'W/"1"'},
+    )
+    assert stale.status_code == 409
+    error = stale.json()["error"]
+    assert error["code"] == "stale_write" and error["details"]["current"]["name"] == "Acme"
+    assert SECRET not in stale.content.decode()
+    dam.refresh_from_db()
+    assert (dam.name, dam.code) == ("Acme", "acme-dam")
+    blank = _json(admin, "patch", "/api/v1/external-systems/acme-dam", {"name": " "})
+    assert blank.status_code == 422
+    entry = AuditEntry.objects.filter(action="external_system.update").get()
+    assert entry.changes == {"name": ["Acme DAM", "Acme"]}
+
+
+def test_api_rotate_secret_refuses_the_old_one_at_once(dam, api_client):
+    from folio.accounts.models import AuditEntry
+
+    admin = api_client("admin")
+    assert deliver([EVENT]).status_code == 200
+    r = _json(admin, "post", "/api/v1/external-systems/acme-dam/rotate-secret", {"version": 1})
+    assert r.status_code == 200, r.content
+    new = r.json()["secret"]
+    assert len(new) >= 16 and new != SECRET and r.json()["version"] == 2
+    assert deliver([EVENT]).status_code == 401
+    assert deliver([EVENT], secret=new).status_code == 200
+    stale = _json(admin, "post", "/api/v1/external-systems/acme-dam/rotate-secret", {"version": 1})
+    assert stale.status_code == 409 and new not in stale.content.decode()
+    given = "a-secret-chosen-by-the-admin-0123"
+    r = _json(admin, "post", "/api/v1/external-systems/acme-dam/rotate-secret", {"secret": given})
+    assert r.json()["secret"] == given and deliver([EVENT], secret=given).status_code == 200
+    short = _json(admin, "post", "/api/v1/external-systems/acme-dam/rotate-secret", {"secret": "x"})
+    assert short.status_code == 422
+    assert "secret" not in admin.get("/api/v1/external-systems").json()[0]
+    for entry in AuditEntry.objects.filter(action__startswith="external_system"):
+        text = json.dumps(entry.changes) + entry.summary
+        assert SECRET not in text and new not in text and given not in text
+
+
+def test_api_delete_is_refused_while_assets_come_from_the_system(dam, api_client):
+    admin = api_client("admin")
+    asset = external.upsert_external(dam, "IMG-1", title="One").asset
+    r = admin.delete("/api/v1/external-systems/acme-dam")
+    assert r.status_code == 409
+    message = r.json()["error"]["message"]
+    assert "1 asset from external system acme-dam is not archived" in message
+    assert r.json()["error"]["details"]["assets"] == 1
+    # Archived (here by the other DAM's deletion), it no longer holds the system back; it
+    # keeps the system's code as the record of where it came from.
+    assert deliver([{"type": "asset.deleted", "external_id": "IMG-1"}]).status_code == 200
+    asset.refresh_from_db()
+    assert asset.status == "archived" and asset.external_system == "acme-dam"
+    stale = admin.delete("/api/v1/external-systems/acme-dam", headers={"If-Match": 'W/"7"'})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_write"
+    r = admin.delete("/api/v1/external-systems/acme-dam?version=1")
+    assert r.status_code == 204
+    assert admin.get("/api/v1/external-systems").json() == []
+    assert admin.delete("/api/v1/external-systems/acme-dam").status_code == 404
+    assert deliver([EVENT]).status_code == 401
+
+
+def test_api_changes_are_admin_only(dam, api_client):
+    manager = api_client("asset_manager", "mgr")
+    base = "/api/v1/external-systems/acme-dam"
+    assert _json(manager, "patch", base, {"name": "Mine"}).status_code == 403
+    assert _json(manager, "post", f"{base}/rotate-secret").status_code == 403
+    assert manager.delete(base).status_code == 403
+    dam.refresh_from_db()
+    assert (dam.name, dam.secret, dam.version) == ("Acme DAM", SECRET, 1)

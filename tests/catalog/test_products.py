@@ -303,6 +303,28 @@ def test_bulk_upsert_query_count_does_not_grow_with_items(catalog):
     assert counts[1] - counts[0] < 350 / 5, counts
 
 
+def test_bulk_upsert_inserts_json_documents_as_plain_rows(catalog):
+    """On PostgreSQL, product values and history go in as multi-row VALUES rather than
+    UNNEST arrays, whose JSON texts psycopg would escape in Python (DocumentField)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        lines = list(services.bulk_upsert([espresso_pro(sku=f"DOC-{i}") for i in range(3)]))
+    assert [line["status"] for line in lines] == ["created"] * 3
+    inserts = [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith(
+            ('INSERT INTO "catalog_product" ', 'INSERT INTO "catalog_productchange"')
+        )
+    ]
+    assert len(inserts) == 2 and not any("UNNEST" in sql for sql in inserts), inserts
+    first, *others = Product.objects.filter(sku__startswith="DOC-").order_by("sku")
+    assert first.values["name"] and all(p.values == first.values for p in others)
+    assert ProductChange.objects.filter(product__sku__startswith="DOC-").count() == 3
+
+
 def test_rich_text_is_sanitised(catalog):
     item = espresso_pro()
     item["values"]["description"] = [

@@ -144,7 +144,7 @@ def test_bulk_edit_starts_a_job_the_worker_runs(catalog, make_user):
         "eddie",
     )
     job = Job.objects.get(pk=out.strip())
-    assert "Bulk edit of 3 product(s)" in err
+    assert "Bulk edit of 3 products" in err
     assert [op.get("attribute") or op.get("field") for op in job.params["operations"]] == [
         "materials",
         "color",

@@ -58,7 +58,7 @@ def test_structure_commands(make_user):
         "MILLILITER",
     )
     folio("attribute", "create", "color", "--type", "select")
-    assert "added 2 option(s)" in folio("option", "add", "color", "black=Black", "blue")
+    assert "added 2 options" in folio("option", "add", "color", "black=Black", "blue")
     folio(
         "family", "create", "bottles", "--attribute", "capacity,color", "--require", "web=capacity"
     )

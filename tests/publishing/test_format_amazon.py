@@ -21,7 +21,8 @@ from tests.publishing.test_format_google import (  # noqa: F401 - demo_catalog: 
     image,
 )
 
-REFERENCE = Path("/work/shared/reference/amazon")
+# The team's reference copy beside the repository (../shared), when this checkout has one.
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "amazon"
 
 
 def load(name: str) -> dict:

@@ -324,7 +324,7 @@ def test_create_edit_and_delete_a_custom_field(dam, client_for, api_client):
     held = admin.post(
         "/asset-settings/fields/channel/", {"action": "delete", "version": current.version}
     )
-    assert held.status_code == 409 and "1 asset(s) hold values" in html(held)
+    assert held.status_code == 409 and "1 asset holds values" in html(held)
     Asset.objects.filter(pk=asset.pk).update(custom={})  # a required field: cleared directly
     response = admin.post(
         "/asset-settings/fields/channel/", {"action": "delete", "version": current.version}

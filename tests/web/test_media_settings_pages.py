@@ -424,6 +424,72 @@ def test_register_an_external_dam_shows_its_secret_once(media_setup, client_for)
     assert external.get_system("bynder").name == "Bynder"
 
 
+def test_rename_rotate_and_delete_an_external_dam(media_setup, client_for):
+
+    system, old_secret = external.register_system(
+        "bynder", "Bynder", "bynder-old-secret-0123456789"
+    )
+    url = "/media-settings/external-dams/"
+    ann = client_for("admin")
+    page = html(ann.get(url))
+    assert 'name="action" value="rename"' in page and "Remove DAM" in page
+    renamed = ann.post(url, {"action": "rename", "system": "bynder", "version": 1, "name": "B2"})
+    assert renamed.status_code == 302
+    system.refresh_from_db()
+    assert (system.name, system.version) == ("B2", 2)
+    stale = ann.post(url, {"action": "rename", "system": "bynder", "version": 1, "name": "Late"})
+    assert stale.status_code == 409 and "Someone else saved this" in html(stale)
+    assert 'value="B2"' in html(stale) and 'name="version" value="2"' in html(stale)
+
+    rotated = ann.post(url, {"action": "rotate", "system": "bynder", "version": 2})
+    assert rotated.status_code == 200
+    system.refresh_from_db()
+    assert system.secret != old_secret and system.secret in html(rotated)
+    assert "the old one is refused" in html(rotated)
+    assert system.secret not in html(ann.get(url))
+
+    external.upsert_external(system, "IMG-1", title="One")
+    unconfirmed = ann.post(url, {"action": "delete", "system": "bynder", "version": 3})
+    assert unconfirmed.status_code == 422 and "Tick the box" in html(unconfirmed)
+    in_use = ann.post(url, {"action": "delete", "system": "bynder", "version": 3, "confirm": "yes"})
+    assert in_use.status_code == 409 and "1 asset from external system bynder" in html(in_use)
+    assert ExternalSystem.objects.filter(code="bynder").exists()
+    external.delete_external(system, "IMG-1")  # the other DAM deleted it: archived here
+    stale_delete = ann.post(
+        url, {"action": "delete", "system": "bynder", "version": 1, "confirm": "1"}
+    )
+    assert stale_delete.status_code == 409 and ExternalSystem.objects.filter(code="bynder").exists()
+    deleted = ann.post(url, {"action": "delete", "system": "bynder", "version": 3, "confirm": "1"})
+    assert deleted.status_code == 302 and not ExternalSystem.objects.filter(code="bynder").exists()
+    assert "External DAM bynder removed." in html(ann.get(url))
+    assert ann.post(url, {"action": "rename", "system": "bynder", "name": "X"}).status_code == 404
+
+
+def test_external_dam_changes_are_refused_to_non_admins(media_setup, client_for):
+    external.register_system("bynder", "Bynder", "bynder-old-secret-0123456789")
+    ada = client_for("asset_manager")
+    url = "/media-settings/external-dams/"
+    for data in (
+        {"action": "rename", "system": "bynder", "name": "Mine"},
+        {"action": "rotate", "system": "bynder"},
+        {"action": "delete", "system": "bynder", "confirm": "1"},
+    ):
+        assert ada.post(url, data).status_code == 403, data
+    system = ExternalSystem.objects.get(code="bynder")
+    assert (system.name, system.secret, system.version) == (
+        "Bynder",
+        "bynder-old-secret-0123456789",
+        1,
+    )
+
+
+def test_the_external_dam_actions_read_in_german(media_setup, client_for):
+    external.register_system("bynder", "Bynder")
+    ann = client_for("admin")
+    page = html(ann.get("/media-settings/external-dams/", HTTP_ACCEPT_LANGUAGE="de"))
+    assert "DAM entfernen" in page and "Ja, bynder entfernen" in page and "Ändern" in page
+
+
 def test_no_page_ever_shows_a_stored_secret(media_setup, client_for):
     external.register_system("celum", "Celum", "celum-shared-secret-0123456789")
     ann = client_for("admin")

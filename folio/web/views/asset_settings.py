@@ -18,7 +18,7 @@ from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from folio.accounts.services import require
 from folio.assets import browse, editing, scoping
@@ -263,7 +263,11 @@ def tags(request):
                 for source in sources:
                     editing.get_tag(source, user)
                 target = editing.merge_tags(sources, into)
-                said = _("%(count)s tag(s) merged into %(name)s.") % {
+                said = ngettext(
+                    "%(count)s tag merged into %(name)s.",
+                    "%(count)s tags merged into %(name)s.",
+                    len(sources),
+                ) % {
                     "count": len(sources),
                     "name": target.name,
                 }

@@ -612,12 +612,60 @@ def webhook_detail(request, webhook_id: int):
 # --- external DAMs ----------------------------------------------------------------------------
 
 
+def _system_action(request, context: dict, action: str):
+    """Rename, rotate the secret of or delete the system the form names; a response when it
+    is done, else None with the refusal in `context` (and its status in context["status"])."""
+    code = request.POST.get("system") or ""
+    version = posted_version(request.POST.get("version"))
+    context["posted_code"] = code
+    try:
+        if action == "rename":
+            system = external.update_system(
+                code, name=request.POST.get("name") or "", expected_version=version
+            )
+            return done(
+                request,
+                _("External DAM %(code)s renamed.") % {"code": system.code},
+                reverse("web:media_external"),
+            )
+        if action == "rotate":
+            system, secret = external.rotate_system_secret(code, expected_version=version)
+            # Shown on this answer only, as at registration.
+            messages.success(
+                request,
+                _("A new secret was made for %(code)s; the old one is refused from now on.")
+                % {"code": system.code},
+            )
+            context["new_secret"] = secret
+            return None
+        if "confirm" not in request.POST:
+            raise InvalidInput(
+                _("Tick the box to confirm that %(code)s is to be removed.") % {"code": code},
+                details={"field": "confirm"},
+            )
+        external.delete_system(code, expected_version=version)
+        return done(
+            request,
+            _("External DAM %(code)s removed.") % {"code": code},
+            reverse("web:media_external"),
+        )
+    except (InvalidInput, Conflict) as exc:
+        context["status"] = refused(context, exc, action)
+        return None
+
+
 @page(MANAGE_EXTERNAL, methods=("GET", "POST"))
 def external_systems(request):
     context = _context(request, "external")
     form = {"code": "", "name": ""}
     status = 200
-    if request.method == "POST":
+    action = request.POST.get("action") or "create"
+    if request.method == "POST" and action in ("rename", "rotate", "delete"):
+        response = _system_action(request, context, action)
+        if response is not None:
+            return response
+        status = context.pop("status", 200)
+    elif request.method == "POST":
         form = {
             "code": (request.POST.get("code") or "").strip(),
             "name": (request.POST.get("name") or "").strip(),

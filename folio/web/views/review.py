@@ -12,6 +12,7 @@ from django.db.models import Count, Min, prefetch_related_objects
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from folio.accounts.services import require
 from folio.assets import workflow
@@ -119,10 +120,15 @@ def _decide(request, sku: str):
             asset_versions=_seen_versions(request.POST),
             product_version=posted_version(request.POST.get("product_version")),
         )
+        proposals, files = len(result["proposals"]), len(result["assets"])
         messages.success(
             request,
-            _("Approved %(p)s proposal(s) and %(a)s file(s).")
-            % {"p": len(result["proposals"]), "a": len(result["assets"])},
+            _("Approved %(proposals)s and %(files)s.")
+            % {
+                "proposals": ngettext("%(n)s proposal", "%(n)s proposals", proposals)
+                % {"n": proposals},
+                "files": ngettext("%(n)s file", "%(n)s files", files) % {"n": files},
+            },
         )
         return redirect(back)
     if not comment:

@@ -27,6 +27,7 @@ from folio.catalog.models import (
 )
 from folio.cli import FolioCommand
 from folio.errors import InvalidInput
+from folio.words import counted
 
 
 def _codes(values: list[str] | None) -> list[str] | None:
@@ -396,7 +397,7 @@ class Command(FolioCommand):
             code, sep, label = item.partition("=")
             items.append({"code": code, "labels": {label_locale: label} if sep else {}})
         created = structure.add_options(attribute, items)
-        self.say(f"added {len(created)} option(s) to {attribute}")
+        self.say(f"added {counted(len(created), 'option')} to {attribute}")
 
     def option_delete(self, attribute, option, **o):
         structure.delete_option(attribute, option)

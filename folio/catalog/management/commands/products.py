@@ -12,6 +12,7 @@ from folio.catalog import bulk_edit, queries, services
 from folio.cli import FolioCommand, progress
 from folio.errors import InvalidInput
 from folio.jobs.models import Job
+from folio.words import counted
 
 STILL_QUEUED_HINT = 5  # seconds before saying that no worker seems to be running
 
@@ -266,7 +267,7 @@ class Command(FolioCommand):
             f"unchanged {counts['unchanged']}, errors {counts['error']}"
         )
         if errors:
-            raise CommandError(f"{len(errors)} line(s) not saved; see above", returncode=1)
+            raise CommandError(f"{counted(len(errors), 'line')} not saved; see above", returncode=1)
 
     def delete(self, sku, **o):
         services.delete_product(sku)
@@ -298,7 +299,8 @@ class Command(FolioCommand):
             f"unchanged {result.get('unchanged', 0)}, failed {result.get('failed', 0)}"
         )
         if job.items_failed:
-            raise CommandError(f"{job.items_failed} product(s) not edited; see above", returncode=1)
+            failed = counted(job.items_failed, "product")
+            raise CommandError(f"{failed} not edited; see above", returncode=1)
 
     def _wait(self, job: Job) -> Job:
         started = time.monotonic()

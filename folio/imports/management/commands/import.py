@@ -23,6 +23,7 @@ from folio.imports import exporter, services
 from folio.imports.models import ImportProblem, ImportRun
 from folio.imports.sources import KINDS
 from folio.jobs.services import JobContext
+from folio.words import counted
 
 SHOWN_PROBLEMS = 50
 # What a run is read with; --run-dry-run takes them from the dry run.
@@ -196,7 +197,7 @@ class Command(FolioCommand):
             self.stderr.write(f"{where}{col}{val}:{code} {label}{p.reason}")
         if run.problem_count > SHOWN_PROBLEMS:
             self.stderr.write(
-                f"… {run.problem_count - SHOWN_PROBLEMS} more problem(s): "
+                f"… {counted(run.problem_count - SHOWN_PROBLEMS, 'more problem')}: "
                 f"--report FILE, or GET /api/v1/imports/{run.pk}/problems"
             )
         if report_path:
@@ -208,4 +209,4 @@ class Command(FolioCommand):
         self.stdout.write(f"import {run.pk}: {run.message}")
         errors = (counts.get("totals") or {}).get("errors", 0)
         if errors:
-            raise CommandError(f"{errors} problem(s); see above", returncode=1)
+            raise CommandError(f"{counted(errors, 'problem')}; see above", returncode=1)

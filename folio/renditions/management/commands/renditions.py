@@ -13,6 +13,7 @@ from folio.cli import FolioCommand
 from folio.renditions import cache
 from folio.renditions import presets as service
 from folio.renditions.models import Preset, Rendition
+from folio.words import counted
 
 
 class Command(FolioCommand):
@@ -70,7 +71,9 @@ class Command(FolioCommand):
         for row in rows:
             self.stdout.write(_line(row))
         if jobs and not now:
-            self.stdout.write(f"{len(jobs)} job(s) queued: " + " ".join(str(j.pk) for j in jobs))
+            self.stdout.write(
+                f"{counted(len(jobs), 'job')} queued: " + " ".join(str(j.pk) for j in jobs)
+            )
 
     def _status(self, asset_id, locale=None, **options):
         from folio.assets.models import Asset
