@@ -47,6 +47,17 @@ def parse_if_match(header: str | None) -> int | None:
     return int(raw)
 
 
+def check_version(instance, expected_version: int | None, what: str, snapshot) -> None:
+    """Refuse a write the caller based on another version (deletes and other actions that do
+    not go through save_versioned); None: the caller did not say."""
+    if expected_version is not None and instance.version != expected_version:
+        raise StaleWrite(
+            f"{what} was changed by someone else (you saw version {expected_version}, it is "
+            f"now at {instance.version}); reload it and try again",
+            details={"current_version": instance.version, "current": snapshot(instance)},
+        )
+
+
 def save_versioned(
     instance: VersionedModel,
     expected_version: int | None,

@@ -34,9 +34,9 @@ from folio.assets import signals
 from folio.assets.metadata import asset_type
 from folio.assets.models import Asset, AssetChange, ExternalSystem
 from folio.catalog.models import Channel
-from folio.errors import Conflict, InvalidInput, NotFound, StaleWrite
+from folio.errors import Conflict, InvalidInput, NotFound
 from folio.jobs.services import job, start_job
-from folio.versioning import save_versioned
+from folio.versioning import check_version, save_versioned
 from folio.words import counted
 
 S = Asset.Status
@@ -163,12 +163,7 @@ def delete_system(code, *, expected_version: int | None = None) -> None:
     system = ExternalSystem.objects.select_for_update().filter(pk=get_system(code).pk).first()
     if system is None:
         raise NotFound(f"no external system {code}", details={"system": str(code)})
-    if expected_version is not None and system.version != expected_version:
-        raise StaleWrite(
-            f"external system {system.code} was changed by someone else (you saw version "
-            f"{expected_version}, it is now at {system.version}); reload it and try again",
-            details={"current_version": system.version, "current": system_snapshot(system)},
-        )
+    check_version(system, expected_version, f"external system {system.code}", system_snapshot)
     assets = Asset.objects.filter(external_system=system.code).exclude(status=S.ARCHIVED).count()
     if assets:
         raise Conflict(

@@ -36,12 +36,12 @@ from django.utils import timezone
 
 from folio import __version__
 from folio.accounts import audit
-from folio.errors import InvalidInput, NotFound, StaleWrite
+from folio.errors import InvalidInput, NotFound
 from folio.jobs.models import Job
 from folio.jobs.services import JobContext, job, start_job
 from folio.publishing.events import EVENTS, PING, after_commit
 from folio.publishing.models import Webhook, WebhookDelivery
-from folio.versioning import save_versioned
+from folio.versioning import check_version, save_versioned
 
 log = logging.getLogger("folio.publishing.webhooks")
 
@@ -251,12 +251,7 @@ def rotate_secret(
 def delete_webhook(webhook_id: int, *, expected_version: int | None = None, user=None) -> None:
     _require(user, "publishing.delete_webhook")
     hook = get_webhook(webhook_id)
-    if expected_version is not None and hook.version != expected_version:
-        raise StaleWrite(
-            f"webhook {hook.pk} was changed by someone else (you saw version "
-            f"{expected_version}, it is now at {hook.version}); reload it and try again",
-            details={"current_version": hook.version, "current": snapshot(hook)},
-        )
+    check_version(hook, expected_version, f"webhook {hook.pk}", snapshot)
     audit.record(
         "webhook.delete", hook, summary=f"webhook {hook.pk} → {hook.url}", changes=snapshot(hook)
     )
