@@ -194,8 +194,9 @@ def pg_cache_name(key: str) -> str:
 def _prepare_pg_catalog(ctx, p: cd.Params, key: str) -> tuple[dict, str]:
     """PostgreSQL: start from the cached database of this key, or build and cache it."""
     cache = pg_cache_name(key)
-    if any(name == cache for name, _ in ctx.pg_cached(cache)):
-        facts = dict(ctx.pg_cached(cache)[0][1])
+    found = [facts for name, facts in ctx.pg_cached(cache) if name == cache]
+    if found:
+        facts = found[0]
         ctx.pg_start_from(cache)
         call_command("migrate", verbosity=0, interactive=False)
         return facts, f"cached database {cache}"
