@@ -369,8 +369,9 @@ def _insert_assets(cursor, items) -> None:
     )
 
 
-def _rendition_rows(cursor, shas: list[str], preset, blob) -> None:
-    """Ready, compliant renditions of `shas` through `preset` (what render_one leaves)."""
+def _rendition_rows(cursor, shas: list[str], preset, blob, at: str = NOW) -> None:
+    """Ready, compliant renditions of `shas` through `preset` (what render_one leaves),
+    written at `at`."""
     import json
 
     from folio.renditions import cache
@@ -379,9 +380,10 @@ def _rendition_rows(cursor, shas: list[str], preset, blob) -> None:
     cursor.executemany(
         "INSERT INTO renditions_rendition (source_sha256, spec_hash, preset_id, "
         "preset_version, locale, spec, status, blob_id, format, width, height, size, "
-        "compliance, confidence, needs_review, error, created_at, rendered_at, duration_ms) "
+        "compliance, confidence, needs_review, error, created_at, rendered_at, duration_ms, "
+        "updated_at) "
         "VALUES (%s, %s, %s, %s, %s, %s, 'ready', %s, 'jpeg', 1500, 1500, %s, %s, NULL, "
-        "%s, '', %s, %s, 40)",
+        "%s, '', %s, %s, 40, %s)",
         [
             (
                 sha,
@@ -394,8 +396,9 @@ def _rendition_rows(cursor, shas: list[str], preset, blob) -> None:
                 blob.size,
                 json.dumps({"passed": True, "checks": []}),
                 False,
-                NOW,
-                NOW,
+                at,
+                at,
+                at,
             )
             for sha in shas
         ],
@@ -449,6 +452,11 @@ def populate(p: Params, connection) -> dict:
                 links,
             )
             _rendition_rows(c, shas, preset, blob)
+            # The catalog as it stood at NOW, products and models included (the cache may
+            # have been built minutes ago): an incremental run looks for rows written since
+            # its base, and rows from just before the base's start count as changed.
+            c.execute("UPDATE catalog_product SET updated_at = %s", [NOW])
+            c.execute("UPDATE catalog_productmodel SET updated_at = %s", [NOW])
         facts["assets"] = len(items)
         facts["links"] = len(links)
         facts["renditions"] = len(shas)
@@ -473,6 +481,7 @@ def change(p: Params, connection) -> dict:
     import time
 
     from django.db import transaction
+    from django.utils import timezone
 
     from folio.catalog import services
     from folio.catalog.models import Product
@@ -523,6 +532,8 @@ def change(p: Params, connection) -> dict:
             },
         }
 
+    # The replaced files arrive now, as an upload's would (the catalog was built at NOW).
+    now = timezone.now().strftime("%Y-%m-%d %H:%M:%S.%f")
     written = 0
     for line in services.bulk_upsert(patch(sku) for sku in chosen):
         if line["status"] not in ("updated", "unchanged"):
@@ -538,7 +549,7 @@ def change(p: Params, connection) -> dict:
         c.executemany(
             "INSERT INTO assets_blob (sha256, size, mime, storage_name, created_at) "
             "VALUES (%s, 260000, 'image/jpeg', %s, %s)",
-            [(sha, f"bench/{sha}", NOW) for sha in shas],
+            [(sha, f"bench/{sha}", now) for sha in shas],
         )
         c.executemany(
             "INSERT INTO assets_assetversion (id, number, filename, mime, size, width, height, "
@@ -546,7 +557,7 @@ def change(p: Params, connection) -> dict:
             "blob_id) VALUES (%s, 2, %s, 'image/jpeg', 260000, 2000, 2000, NULL, NULL, '{}', "
             "%s, 'replaced', 0, %s, NULL, %s)",
             [
-                (vbase + k + 1, f"IMG_{aid}_v2.jpg", NOW, aid, sha)
+                (vbase + k + 1, f"IMG_{aid}_v2.jpg", now, aid, sha)
                 for k, (aid, sha) in enumerate(zip(picked, shas, strict=True))
             ],
         )
@@ -554,13 +565,13 @@ def change(p: Params, connection) -> dict:
         c.executemany(
             "UPDATE assets_asset SET current_version_id = %s, version = version + 1, "
             "updated_at = %s WHERE id = %s",
-            [(vbase + k + 1, NOW, aid) for k, aid in enumerate(picked)],
+            [(vbase + k + 1, now, aid) for k, aid in enumerate(picked)],
         )
         from folio.assets.models import Blob
 
         c.execute("SELECT blob_id FROM renditions_rendition WHERE status = 'ready' LIMIT 1")
         blob = Blob.objects.get(sha256=c.fetchone()[0])
-        _rendition_rows(c, shas, Preset.objects.get(code=PRESET), blob)
+        _rendition_rows(c, shas, Preset.objects.get(code=PRESET), blob, at=now)
     return {
         "products_changed": written,
         "assets_replaced": len(picked),

@@ -72,11 +72,7 @@ def register_system(code: str, name: str, secret: str | None = None) -> tuple[Ex
             "code must be a slug (letters, digits, - and _)",
             details={"field": "code", "value": code},
         )
-    secret = secret or secrets.token_urlsafe(32)
-    if len(secret) < 16:
-        raise InvalidInput(
-            "the secret must have at least 16 characters", details={"field": "secret"}
-        )
+    secret = _check_secret(secret) if secret else secrets.token_urlsafe(32)
     try:
         with transaction.atomic():
             system = ExternalSystem.objects.create(

@@ -175,7 +175,12 @@ class Asset(VersionedModel):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["type", "kind", "status"])]
+        indexes = [
+            models.Index(fields=["type", "kind", "status"]),
+            # what changed since a publication (publishing.changes)
+            models.Index(fields=["updated_at"]),
+            models.Index(fields=["valid_from"]),
+        ]
         constraints = [
             # One Folio asset per asset of another DAM; local assets (no id) are not limited.
             models.UniqueConstraint(

@@ -303,6 +303,7 @@ class ProductModel(VersionedModel):
 
     class Meta:
         ordering = ["code"]
+        indexes = [models.Index(fields=["updated_at"])]  # publishing.changes
 
     def __str__(self):
         return self.code

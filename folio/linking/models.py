@@ -102,6 +102,7 @@ class LinkSet(VersionedModel):
                 name="linkset_has_one_owner",
             ),
         ]
+        indexes = [models.Index(fields=["updated_at"])]  # publishing.changes
 
 
 class LinkChange(models.Model):

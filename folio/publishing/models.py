@@ -109,6 +109,11 @@ class Publication(models.Model):
     files = models.JSONField(default=list, blank=True)  # [{"name", "size", "sha256"}]
     message = models.TextField(blank=True)  # why it failed
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # What the next incremental run needs to ask only for what changed since this one (see
+    # publishing.changes): the moment from which changes may not have been seen, and the key
+    # of everything the listings depended on besides their products.
+    changes_since = models.DateTimeField(null=True, blank=True)
+    version_key = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -42,7 +42,7 @@ from folio.catalog.models import Product
 from folio.errors import Conflict, InvalidInput
 from folio.jobs.services import JobContext, job, start_job
 from folio.monitoring.metrics import PUBLICATIONS
-from folio.publishing import destinations, resolve, selection, signals
+from folio.publishing import changes, destinations, resolve, selection, signals
 from folio.publishing.formats import get_format
 from folio.publishing.formats.base import Change, Context, Entry
 from folio.publishing.models import Feed, Listing, Publication, PublishedItem
@@ -263,9 +263,7 @@ class _Run:
         self.fmt = get_format(self.feed.format)
         self.at = timezone.now()
         self.full = publication.mode == Publication.Mode.FULL
-        self.partial = bool(publication.selection) and publication.selection != (
-            self.feed.selection or {}
-        )
+        self.partial = _partial(publication, self.feed)
         channel_locales = sorted(self.feed.channel.locales.values_list("code", flat=True))
         self.locales = list(self.feed.locales or channel_locales)
         self.destination = destinations.for_feed(self.feed)
@@ -282,8 +280,15 @@ class _Run:
         )
 
     def execute(self, started: float) -> None:
+        self.changes_since = changes.changes_since(self.p.started_at or self.at, self.p.job_id)
         self.structure = resolve.load(self.feed, self.fmt, at=self.at)
         self.skip_memo = self._read_skip_memo()
+        # None: every selected product's signature is compared
+        self.changed: set[int] | None = None
+        if not self.full and self.base is not None and not _partial(self.base, self.feed):
+            self.changed = changes.changed_products(
+                self.base, self.structure, self.locales, self.at
+            )
         self.selection = selection.select(self.feed.channel, self.p.selection)
         if self.ctx is not None:
             self.ctx.set_total(self.selection.count() * len(self.locales))
@@ -483,8 +488,10 @@ class _Run:
         """Incremental runs: the ids whose inputs changed since they were last published or
         skipped (the others keep their listing, or are reported skipped again as they
         were)."""
-        sigs = resolve.signatures(self.feed, ids, res.locale, at=self.at, structure=self.structure)
         memo = self.skip_memo.get(res.locale, {})
+        if self.changed is not None:
+            ids = self._untouched(res, ids, rows, index, handled, memo)
+        sigs = resolve.signatures(self.feed, ids, res.locale, at=self.at, structure=self.structure)
         changed = []
         for pid in ids:
             sku, version = rows[pid]
@@ -501,6 +508,29 @@ class _Run:
             else:
                 changed.append(pid)
         return changed
+
+    def _untouched(
+        self, res: _Locale, ids: list[int], rows: dict, index: dict, handled: set[str], memo
+    ) -> list[int]:
+        """Keep, without a signature, what the base decided for the products nothing was
+        written to since (see publishing.changes); the ids left to compare."""
+        left = []
+        for pid in ids:
+            if pid in self.changed:
+                left.append(pid)
+                continue
+            sku, version = rows[pid]
+            listing = index.get(sku)
+            if listing is not None and listing[1] == pid:
+                res.reused.add(sku)
+                handled.add(sku)
+            elif listing is None and memo.get(sku, [None])[0] == pid:
+                _, signature, reasons, _ = memo[sku]
+                self._skip(res, pid, sku, version, reasons, None, None)
+                res.skip_memo[sku] = [pid, signature, reasons, version]
+            else:  # new here, or its verdict was not kept
+                left.append(pid)
+        return left
 
     def _resolved(self, res: _Locale, item, signature: str, prev: dict | None, version: int):
         fragment = self.fmt.fragment(item, res.ctx)
@@ -725,6 +755,8 @@ class _Run:
             p.files = files
             p.location = location
             p.base = self.base if not self.full else None
+            p.changes_since = self.changes_since
+            p.version_key = self.structure.version_key
             p.finished_at = timezone.now()
             p.duration_ms = int((time.monotonic() - started) * 1000)
             if self.nothing_changed:
@@ -737,6 +769,8 @@ class _Run:
                     "files",
                     "location",
                     "base",
+                    "changes_since",
+                    "version_key",
                     "finished_at",
                     "duration_ms",
                     "message",
@@ -769,6 +803,11 @@ class _Run:
             for item in items:
                 item.remote = answers[item.sku]
             PublishedItem.objects.bulk_update(items, ["remote"], batch_size=WRITE_BATCH)
+
+
+def _partial(publication: Publication, feed: Feed) -> bool:
+    """Whether the publication covered only part of the feed's selection (a one-off)."""
+    return bool(publication.selection) and publication.selection != (feed.selection or {})
 
 
 def _products(ids: list[int]):

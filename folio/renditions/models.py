@@ -57,6 +57,15 @@ class ImageSlot(VersionedModel):
         return f"{self.channel_id}:{self.role}"
 
 
+class RenditionQuerySet(models.QuerySet):
+    def update(self, **fields):
+        # Incremental publishing asks which renditions changed since its last run
+        # (publishing.changes); every row write says when, including the many
+        # queryset updates of the render jobs and reviews.
+        fields.setdefault("updated_at", timezone.now())
+        return super().update(**fields)
+
+
 class Rendition(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -89,6 +98,9 @@ class Rendition(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     rendered_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = RenditionQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -96,7 +108,10 @@ class Rendition(models.Model):
                 fields=["source_sha256", "spec_hash"], name="rendition_once_per_source_and_spec"
             )
         ]
-        indexes = [models.Index(fields=["preset", "status"])]
+        indexes = [
+            models.Index(fields=["preset", "status"]),
+            models.Index(fields=["updated_at"]),
+        ]
 
     def __str__(self):
         return f"{self.source_sha256[:8]}/{self.spec_hash[:8]}"

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from folio.assets import external, rights
-from folio.assets.models import Asset, AssetChange
+from folio.assets.models import Asset, AssetChange, ExternalSystem
 from folio.assets.services import add_asset
 from folio.assets.webhook_views import sign
 from folio.catalog import services as catalog_services
@@ -248,6 +248,15 @@ def test_api_systems_admin_only_and_upsert(db, api_client):
         "/api/v1/external-systems", {"code": "x-dam", "name": "X"}, content_type="application/json"
     )
     assert r.status_code == 201 and len(r.json()["secret"]) >= 16
+    for secret in ("too-short", "x" * 201):  # the same rule as when a secret is rotated
+        r = admin.post(
+            "/api/v1/external-systems",
+            {"code": "y-dam", "name": "Y", "secret": secret},
+            content_type="application/json",
+        )
+        assert r.status_code == 422
+        assert "between 16 and 200 characters" in r.content.decode()
+    assert not ExternalSystem.objects.filter(code="y-dam").exists()
     assert "secret" not in admin.get("/api/v1/external-systems").json()[0]
     r = manager.put(
         "/api/v1/external-assets/x-dam/IMG-7",

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from folio import demo
+from folio.catalog import services as catalog
 from folio.catalog.models import Channel
 from folio.publishing import formats
 from folio.publishing.formats.base import Format, Problem, jsonable
@@ -151,3 +152,18 @@ def feed_folder(channel: str = "webshop", code: str = "shop") -> Path:
     from django.conf import settings
 
     return Path(settings.PUBLICATIONS_DIR) / channel / code
+
+
+def reweigh_bottle_model(grams: str = "415") -> None:
+    """A model-level value the test feeds do not send: the demo bottle model's weight."""
+    catalog.save_model(
+        {
+            "code": "WB-750-SS",
+            "values": {
+                "weight": [
+                    {"locale": None, "scope": None, "data": {"amount": grams, "unit": "GRAM"}}
+                ]
+            },
+        },
+        create=False,
+    )

@@ -28,6 +28,7 @@ from tests.publishing.run_helpers import (  # noqa: F401 - fixtures
     feed_folder,
     items_of,
     make_feed,
+    reweigh_bottle_model,
     test_formats,
 )
 
@@ -253,17 +254,7 @@ def test_a_full_republish_resolves_and_writes_everything(published):
 
 def test_new_inputs_with_the_same_output_only_refresh_the_signature(published):
     feed, _, _ = published
-    catalog.save_model(
-        {
-            "code": "WB-750-SS",
-            "values": {
-                "weight": [
-                    {"locale": None, "scope": None, "data": {"amount": "415", "unit": "GRAM"}}
-                ]
-            },
-        },
-        create=False,
-    )
+    reweigh_bottle_model()
     p = runs.publish(feed)
     assert p.counts["unchanged"] == 4 and "nothing changed" in p.message
     black = Product.objects.get(sku="WB-750-SS-BLACK")

@@ -25,6 +25,7 @@ from tests.publishing.run_helpers import (  # noqa: F401 - fixtures
     Lines,
     demo_catalog,
     make_feed,
+    reweigh_bottle_model,
     test_formats,
 )
 
@@ -321,17 +322,7 @@ def test_signatures_follow_every_input_and_render_nothing():
     second = sigs()
     assert {sku for sku, pk in ids.items() if second[pk] != first[pk]} == {"EP-3000"}
 
-    catalog.save_model(
-        {
-            "code": "WB-750-SS",
-            "values": {
-                "weight": [
-                    {"locale": None, "scope": None, "data": {"amount": "415", "unit": "GRAM"}}
-                ]
-            },
-        },
-        create=False,
-    )
+    reweigh_bottle_model()
     third = sigs()
     assert {sku for sku, pk in ids.items() if third[pk] != second[pk]} == {
         "WB-750-SS-BLACK",
