@@ -489,48 +489,32 @@ class _Run:
         skipped (the others keep their listing, or are reported skipped again as they
         were)."""
         memo = self.skip_memo.get(res.locale, {})
-        if self.changed is not None:
-            ids = self._untouched(res, ids, rows, index, handled, memo)
-        sigs = resolve.signatures(self.feed, ids, res.locale, at=self.at, structure=self.structure)
+        # Products nothing was written to since the base (publishing.changes) keep the
+        # signature stored with their listing or skip verdict; the others get one now.
+        touched = ids if self.changed is None else [pid for pid in ids if pid in self.changed]
+        sigs = resolve.signatures(
+            self.feed, touched, res.locale, at=self.at, structure=self.structure
+        )
         changed = []
         for pid in ids:
             sku, version = rows[pid]
             listing = index.get(sku)
             if listing is not None and listing[1] != pid:
                 listing = None  # that SKU was another product's: it goes, this one comes
-            if listing is not None and listing[2] == sigs[pid]:
+            kept = memo.get(sku, [None, None])
+            signature = sigs.get(pid) or (
+                listing[2] if listing is not None else kept[1] if kept[0] == pid else None
+            )
+            if listing is not None and listing[2] == signature:
                 res.reused.add(sku)
                 handled.add(sku)
-            elif listing is None and memo.get(sku, [None, None])[:2] == [pid, sigs[pid]]:
-                reasons = memo[sku][2]
-                self._skip(res, pid, sku, version, reasons, None, None)
-                res.skip_memo[sku] = [pid, sigs[pid], reasons, version]
-            else:
-                changed.append(pid)
-        return changed
-
-    def _untouched(
-        self, res: _Locale, ids: list[int], rows: dict, index: dict, handled: set[str], memo
-    ) -> list[int]:
-        """Keep, without a signature, what the base decided for the products nothing was
-        written to since (see publishing.changes); the ids left to compare."""
-        left = []
-        for pid in ids:
-            if pid in self.changed:
-                left.append(pid)
-                continue
-            sku, version = rows[pid]
-            listing = index.get(sku)
-            if listing is not None and listing[1] == pid:
-                res.reused.add(sku)
-                handled.add(sku)
-            elif listing is None and memo.get(sku, [None])[0] == pid:
-                _, signature, reasons, _ = memo[sku]
+            elif listing is None and kept[:2] == [pid, signature]:
+                reasons = kept[2]
                 self._skip(res, pid, sku, version, reasons, None, None)
                 res.skip_memo[sku] = [pid, signature, reasons, version]
-            else:  # new here, or its verdict was not kept
-                left.append(pid)
-        return left
+            else:  # changed, new here, or its verdict was not kept
+                changed.append(pid)
+        return changed
 
     def _resolved(self, res: _Locale, item, signature: str, prev: dict | None, version: int):
         fragment = self.fmt.fragment(item, res.ctx)
