@@ -115,3 +115,11 @@ class Rendition(models.Model):
 
     def __str__(self):
         return f"{self.source_sha256[:8]}/{self.spec_hash[:8]}"
+
+    def save(self, *args, **kwargs):
+        # As RenditionQuerySet.update: a write through the instance is a change too.
+        self.updated_at = timezone.now()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "updated_at"}
+        super().save(*args, **kwargs)

@@ -128,16 +128,29 @@ def test_an_asset_edit_reaches_every_product_it_shows(base):
     assert products and changed(*base) == products
 
 
-def test_a_rendition_written_again_reaches_the_products_of_its_source(base):
-    feed, _first = base
-    asset_id, products = linked_to("EP-3000_front.jpg")
+def feed_renditions(feed, filename: str):
+    """The renditions the feed sends of the file `filename`, and the products showing it."""
+    asset_id, products = linked_to(filename)
     asset = Asset.objects.select_related("current_version").get(pk=asset_id)
     structure = resolve.load(feed, get_format(feed.format))
     rows = Rendition.objects.filter(
         source_sha256=asset.current_version.blob_id, spec_hash__in=structure.hashes("en_US")
     )
     assert rows.exists()
+    return rows, products
+
+
+def test_a_rendition_written_again_reaches_the_products_of_its_source(base):
+    rows, products = feed_renditions(base[0], "EP-3000_front.jpg")
     rows.update(needs_review=True)  # e.g. a cut-out sent back for review
+    assert changed(*base) == products
+
+
+def test_a_rendition_saved_through_its_instance_reaches_the_products_too(base):
+    rows, products = feed_renditions(base[0], "EP-3000_front.jpg")
+    rendition = rows.first()
+    rendition.needs_review = True
+    rendition.save(update_fields=["needs_review"])
     assert changed(*base) == products
 
 
