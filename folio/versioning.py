@@ -47,15 +47,39 @@ def parse_if_match(header: str | None) -> int | None:
     return int(raw)
 
 
-def check_version(instance, expected_version: int | None, what: str, snapshot) -> None:
+_OMITTED = object()
+APPLY_AGAIN = "reload it and apply your change again"
+
+
+def stale_write(
+    what: str,
+    expected_version: int,
+    current_version: int,
+    current: Any = _OMITTED,
+    *,
+    then: str = "reload it and try again",
+) -> StaleWrite:
+    """The one refusal of a write based on another version than the stored one: what, the
+    version the caller saw, the one stored now, and (when given) the current state to merge
+    from."""
+    details = {"current_version": current_version}
+    if current is not _OMITTED:
+        details["current"] = current
+    return StaleWrite(
+        f"{what} was changed by someone else (you saw version {expected_version}, it is now at "
+        f"{current_version}); {then}",
+        details=details,
+    )
+
+
+def check_version(
+    instance, expected_version: int | None, what: str, snapshot=None, **kwargs
+) -> None:
     """Refuse a write the caller based on another version (deletes and other actions that do
-    not go through save_versioned); None: the caller did not say."""
+    not go through save_versioned); None: the caller did not say. `kwargs`: stale_write's."""
     if expected_version is not None and instance.version != expected_version:
-        raise StaleWrite(
-            f"{what} was changed by someone else (you saw version {expected_version}, it is "
-            f"now at {instance.version}); reload it and try again",
-            details={"current_version": instance.version, "current": snapshot(instance)},
-        )
+        current = snapshot(instance) if snapshot else _OMITTED
+        raise stale_write(what, expected_version, instance.version, current, **kwargs)
 
 
 def save_versioned(
@@ -84,14 +108,12 @@ def save_versioned(
             current = model._default_manager.filter(pk=instance.pk).first()
             if current is None:
                 raise StaleWrite(f"{model._meta.verbose_name} was deleted meanwhile")
-            raise StaleWrite(
-                f"{model._meta.verbose_name} was changed by someone else "
-                f"(you edited version {expected_version}, it is now at {current.version}); "
-                "reload it and apply your change again",
-                details={
-                    "current_version": current.version,
-                    "current": snapshot(current) if snapshot else None,
-                },
+            raise stale_write(
+                model._meta.verbose_name,
+                expected_version,
+                current.version,
+                snapshot(current) if snapshot else None,
+                then=APPLY_AGAIN,
             )
         instance.refresh_from_db(fields=["version", "updated_at"])
     return instance

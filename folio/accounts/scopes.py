@@ -17,8 +17,8 @@ from django.db import transaction
 from folio.accounts import audit
 from folio.accounts.models import UserVersion
 from folio.accounts.services import user_roles, user_version
-from folio.errors import InvalidInput, StaleWrite
-from folio.versioning import save_versioned
+from folio.errors import InvalidInput
+from folio.versioning import APPLY_AGAIN, check_version, save_versioned
 
 
 def _kind_of_collections(user) -> str:
@@ -73,13 +73,12 @@ def set_scope(user, *, categories=None, collections=None, expected_version=None)
 
     UserVersion.objects.get_or_create(user=user)
     edit = UserVersion.objects.select_for_update().get(user=user)
-    if expected_version is not None and edit.version != expected_version:
-        raise StaleWrite(
-            f"the scope of {user.username} was changed by someone else (you edited version "
-            f"{expected_version}, it is now at {edit.version}); reload and apply your change "
-            "again",
-            details={"current_version": edit.version},
-        )
+    check_version(
+        edit,
+        expected_version,
+        f"the scope of {user.username}",
+        then=APPLY_AGAIN,
+    )
 
     if ("admin" in user_roles(user) or user.is_superuser) and (categories or collections):
         raise InvalidInput(

@@ -16,8 +16,8 @@ from folio.accounts import audit
 from folio.accounts.backends import limit_to_token, token_scope
 from folio.accounts.models import TOKEN_PREFIX, ApiToken, UserVersion, hash_secret
 from folio.accounts.roles import ROLES, known_permissions
-from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleWrite
-from folio.versioning import save_versioned
+from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from folio.versioning import APPLY_AGAIN, check_version, save_versioned
 
 User = get_user_model()
 # Writing last_used_at on every request would turn each read into a write; once a minute
@@ -127,12 +127,13 @@ def update_user(
     check_admin_remains(user, roles=roles, active=is_active)
     UserVersion.objects.get_or_create(user=user)
     row = UserVersion.objects.select_for_update().get(user=user)
-    if expected_version is not None and row.version != expected_version:
-        raise StaleWrite(
-            f"user {user.username} was changed by someone else (you edited version "
-            f"{expected_version}, it is now at {row.version}); reload and apply your change again",
-            details={"current_version": row.version, "current": user_snapshot(user)},
-        )
+    check_version(
+        row,
+        expected_version,
+        f"user {user.username}",
+        lambda _row: user_snapshot(user),
+        then=APPLY_AGAIN,
+    )
     if roles is not None or groups is not None:
         _set_roles(user, roles if roles is not None else user_roles(user), groups)
     if password is not None:

@@ -14,8 +14,8 @@ from django.db import transaction
 from folio.accounts import audit
 from folio.assets import rights
 from folio.assets.models import Asset, Collection, ColorPalette
-from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleWrite
-from folio.versioning import save_versioned
+from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from folio.versioning import check_version, save_versioned
 
 SECTIONS = {"logos": Asset.Kind.LOGO, "fonts": Asset.Kind.FONT, "guidelines": Asset.Kind.GUIDELINE}
 MAX_COLOURS = 100
@@ -358,11 +358,6 @@ def delete_palette(
     if expected_version is not None:
         # Lock the row so the check and the delete see the same version (PostgreSQL).
         current = ColorPalette.objects.select_for_update().get(pk=palette.pk)
-        if current.version != expected_version:
-            raise StaleWrite(
-                f"palette {palette.name!r} was changed by someone else (you saw version "
-                f"{expected_version}, it is now at {current.version}); reload it and try again",
-                details={"current_version": current.version, "current": palette_snapshot(current)},
-            )
+        check_version(current, expected_version, f"palette {palette.name!r}", palette_snapshot)
     audit.record("palette.delete", palette, summary=f"palette {palette.name!r} in {kit.code}")
     palette.delete()

@@ -35,8 +35,8 @@ from folio.assets.models import (
 from folio.assets.signals import asset_changed
 from folio.catalog.models import Channel, Locale
 from folio.catalog.structure import COUNTRIES
-from folio.errors import Conflict, InvalidInput, NotFound, StaleWrite
-from folio.versioning import save_versioned
+from folio.errors import Conflict, InvalidInput, NotFound
+from folio.versioning import APPLY_AGAIN, check_version, save_versioned
 from folio.words import counted
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
@@ -360,13 +360,7 @@ def _update_asset(asset_id: int, changes, expected_version: int | None, user) ->
         raise InvalidInput("send the fields to change as an object")
     get_asset(asset_id, user)  # 404 for assets the user may not see
     asset = Asset.objects.select_for_update().filter(pk=asset_id).first()
-    if expected_version is not None and asset.version != expected_version:
-        raise StaleWrite(
-            f"asset {asset_id} was changed by someone else (you edited version "
-            f"{expected_version}, it is now at {asset.version}); reload it and apply your "
-            "change again",
-            details={"current_version": asset.version, "current": asset_snapshot(asset)},
-        )
+    check_version(asset, expected_version, f"asset {asset_id}", asset_snapshot, then=APPLY_AGAIN)
     clean = _check(asset, changes)
     if "collections" in clean:
         scoping.check_collection_change(asset, clean["collections"], user)
@@ -434,16 +428,6 @@ def _reject_unknown(subject: str, changes: dict, allowed) -> None:
 
 def _diff(before: dict, after: dict) -> dict:
     return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
-
-
-def _check_version(subject: str, obj, expected_version: int | None, snapshot) -> None:
-    """Refuse a write based on an older version than the (locked) row holds now."""
-    if expected_version is not None and obj.version != expected_version:
-        raise StaleWrite(
-            f"{subject} was changed by someone else (you edited version {expected_version}, "
-            f"it is now at {obj.version}); reload it and apply your change again",
-            details={"current_version": obj.version, "current": snapshot(obj)},
-        )
 
 
 # --- collections ----------------------------------------------------------------------------
@@ -528,12 +512,7 @@ def update_collection(code: str, *, expected_version: int | None = None, **chang
     _reject_unknown(subject, changes, COLLECTION_FIELDS)
     c = _get(Collection, code, lock=True)
     scoping.check_collection(c)
-    if expected_version is not None and c.version != expected_version:
-        raise StaleWrite(
-            f"{subject} was changed by someone else (you edited version {expected_version}, "
-            f"it is now at {c.version})",
-            details={"current_version": c.version, "current": collection_snapshot(c)},
-        )
+    check_version(c, expected_version, subject, collection_snapshot, then=APPLY_AGAIN)
     before = collection_snapshot(c)
     agencies = _collection_settings(subject, c, changes)
     fields = [f for f in ("name", "description", "is_brand_kit", "workflow") if f in changes]
@@ -551,11 +530,7 @@ def delete_collection(code: str, *, expected_version: int | None = None) -> None
     subject = f"collection {code}"
     c = _get(Collection, code, lock=True)
     scoping.check_collection(c)
-    if expected_version is not None and c.version != expected_version:
-        raise StaleWrite(
-            f"{subject} was changed by someone else",
-            details={"current_version": c.version, "current": collection_snapshot(c)},
-        )
+    check_version(c, expected_version, subject, collection_snapshot)
     members = list(c.assets.values_list("pk", flat=True))
     audit.record("collection.delete", c, summary=subject, changes=collection_snapshot(c))
     c.delete()
@@ -604,7 +579,7 @@ def tag_snapshot(tag: Tag) -> dict:
 @transaction.atomic
 def rename_tag(name: str, new_name: str, *, expected_version: int | None = None) -> Tag:
     tag = _tag(name, lock=True)
-    _check_version(f"tag {tag.name}", tag, expected_version, tag_snapshot)
+    check_version(tag, expected_version, f"tag {tag.name}", tag_snapshot, then=APPLY_AGAIN)
     new = normalise_tag(new_name)
     if not new or len(new) > 100:
         raise InvalidInput("a tag name is 1–100 characters", details={"field": "name"})
@@ -656,7 +631,7 @@ def merge_tags(sources: list[str], into: str) -> Tag:
 @transaction.atomic
 def delete_tag(name: str, *, expected_version: int | None = None) -> None:
     tag = _tag(name, lock=True)
-    _check_version(f"tag {tag.name}", tag, expected_version, tag_snapshot)
+    check_version(tag, expected_version, f"tag {tag.name}", tag_snapshot, then=APPLY_AGAIN)
     members = list(tag.assets.values_list("pk", flat=True))
     audit.record("tag.delete", tag, summary=f"tag {tag.name}", changes={"assets": len(members)})
     tag.delete()
@@ -740,7 +715,7 @@ def update_custom_field(
     subject = f"custom field {code}"
     _reject_unknown(subject, changes, CUSTOM_FIELD_SETTINGS)
     f = _get(CustomField, code, lock=True)
-    _check_version(subject, f, expected_version, custom_field_snapshot)
+    check_version(f, expected_version, subject, custom_field_snapshot, then=APPLY_AGAIN)
     before = custom_field_snapshot(f)
     _custom_field_settings(subject, f, changes)
     if f.type != before["type"] and Asset.objects.filter(custom__has_key=code).exists():
@@ -759,7 +734,7 @@ def update_custom_field(
 def delete_custom_field(code: str, *, expected_version: int | None = None) -> None:
     subject = f"custom field {code}"
     f = _get(CustomField, code, lock=True)
-    _check_version(subject, f, expected_version, custom_field_snapshot)
+    check_version(f, expected_version, subject, custom_field_snapshot, then=APPLY_AGAIN)
     used = Asset.objects.filter(custom__has_key=code).count()
     if used:
         raise Conflict(
@@ -859,7 +834,7 @@ def update_workflow(code: str, *, expected_version: int | None = None, **changes
     subject = f"review workflow {code}"
     _reject_unknown(subject, changes, WORKFLOW_SETTINGS)
     w = _get(ReviewWorkflow, code, lock=True)
-    _check_version(subject, w, expected_version, workflow_snapshot)
+    check_version(w, expected_version, subject, workflow_snapshot, then=APPLY_AGAIN)
     before = workflow_snapshot(w)
     _workflow_settings(subject, w, changes)
     save_versioned(w, expected_version, list(WORKFLOW_SETTINGS), snapshot=workflow_snapshot)
@@ -873,6 +848,6 @@ def update_workflow(code: str, *, expected_version: int | None = None, **changes
 def delete_workflow(code: str, *, expected_version: int | None = None) -> None:
     subject = f"review workflow {code}"
     w = _get(ReviewWorkflow, code, lock=True)
-    _check_version(subject, w, expected_version, workflow_snapshot)
+    check_version(w, expected_version, subject, workflow_snapshot, then=APPLY_AGAIN)
     audit.record("review_workflow.delete", w, summary=subject, changes=workflow_snapshot(w))
     w.delete()

@@ -26,9 +26,9 @@ from folio.accounts import audit
 from folio.assets import metadata, scoping, signals, storage
 from folio.assets.browse import normalise_tag, tags_named
 from folio.assets.models import Asset, AssetChange, AssetVersion, Blob, Collection, Tag
-from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleWrite
+from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from folio.jobs.services import job
-from folio.versioning import save_versioned
+from folio.versioning import check_version, save_versioned
 
 log = logging.getLogger("folio.assets")
 
@@ -328,12 +328,7 @@ def get_asset(asset_id: int) -> Asset:
 
 
 def _check_version(asset: Asset, expected_version: int | None) -> None:
-    if expected_version is not None and asset.version != expected_version:
-        raise StaleWrite(
-            f"asset #{asset.pk} was changed by someone else (you edited version "
-            f"{expected_version}, it is now at {asset.version}); reload it and try again",
-            details={"current_version": asset.version},
-        )
+    check_version(asset, expected_version, f"asset #{asset.pk}")
 
 
 def _check_can_change(asset: Asset, user) -> None:

@@ -25,8 +25,8 @@ from folio.accounts import audit
 from folio.accounts.models import hash_secret
 from folio.assets import rights
 from folio.assets.models import Asset, Collection, ShareDownload, ShareLink
-from folio.errors import InvalidInput, NotFound, PermissionDenied, StaleWrite
-from folio.versioning import save_versioned
+from folio.errors import InvalidInput, NotFound, PermissionDenied
+from folio.versioning import check_version, save_versioned
 
 PRESETS = ("original",)  # renditions (web, print…) come with the renditions app
 MAX_LIFETIME = datetime.timedelta(days=365)
@@ -185,12 +185,7 @@ def revoke_share_link(link_id: int, user=None, *, expected_version: int | None =
     link = get_share_link(link_id, user)
     ShareLink.objects.select_for_update().filter(pk=link.pk).first()
     link.refresh_from_db(fields=["version", "revoked_at"])
-    if expected_version is not None and link.version != expected_version:
-        raise StaleWrite(
-            f"share link {link.name!r} was changed by someone else (you saw version "
-            f"{expected_version}, it is now at {link.version})",
-            details={"current_version": link.version},
-        )
+    check_version(link, expected_version, f"share link {link.name!r}")
     if link.revoked_at is None:
         link.revoked_at = timezone.now()
         save_versioned(link, expected_version, ["revoked_at"])

@@ -21,8 +21,8 @@ from folio.accounts import audit
 from folio.assets import scoping
 from folio.assets.models import Asset, AssetChange, Review, ReviewWorkflow
 from folio.assets.signals import asset_changed, asset_status_changed
-from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleWrite
-from folio.versioning import save_versioned
+from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from folio.versioning import check_version, save_versioned
 
 S = Asset.Status
 DEFAULT_STEPS = ({"name": "approval", "group": None},)
@@ -150,14 +150,15 @@ def _check_visible(asset: Asset, user) -> None:
 
 def _check_version(asset: Asset, expected_version: int | None) -> None:
     """Refuse a decision based on an earlier state of the asset (the row is locked here)."""
-    if expected_version is not None and asset.version != expected_version:
-        from folio.assets.editing import asset_snapshot
+    from folio.assets.editing import asset_snapshot
 
-        raise StaleWrite(
-            f"asset {asset.pk} was changed by someone else (you saw version "
-            f"{expected_version}, it is now at {asset.version}); reload it and decide again",
-            details={"current_version": asset.version, "current": asset_snapshot(asset)},
-        )
+    check_version(
+        asset,
+        expected_version,
+        f"asset {asset.pk}",
+        asset_snapshot,
+        then="reload it and decide again",
+    )
 
 
 def _set_status(asset: Asset, new: str, *, user, action: str, summary: str, extra=None) -> None:

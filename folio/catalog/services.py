@@ -42,6 +42,7 @@ from folio.catalog.models import (
 )
 from folio.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleWrite
 from folio.search import index as search_index
+from folio.versioning import APPLY_AGAIN, stale_write
 
 log = logging.getLogger("folio.catalog")
 PRODUCT_FIELDS = {
@@ -269,11 +270,12 @@ def prepare_product(
         and expected_version is not None
         and existing.version != expected_version
     ):
-        raise StaleWrite(
-            f"product {existing.sku} was changed by someone else (you edited version "
-            f"{expected_version}, it is now at {existing.version}); "
-            "reload and apply your change again",
-            details={"current_version": existing.version, "current": serialize(existing)},
+        raise stale_write(
+            f"product {existing.sku}",
+            expected_version,
+            existing.version,
+            serialize(existing),
+            then=APPLY_AGAIN,
         )
 
     product = existing or Product(sku=sku)

@@ -40,8 +40,8 @@ from folio.catalog.models import (
     ValueIndex,
 )
 from folio.catalog.signals import structure_changed
-from folio.errors import Conflict, InvalidInput, NotFound, StaleWrite
-from folio.versioning import save_versioned
+from folio.errors import Conflict, InvalidInput, NotFound
+from folio.versioning import check_version, save_versioned
 from folio.words import counted
 
 T = Attribute.Type
@@ -194,12 +194,7 @@ def _get(model, code: str, *, lock: bool = False):
 
 def _check_version(obj, expected_version: int | None, snapshot) -> None:
     """For deletes: refuse to remove something the caller has not seen in its current state."""
-    if expected_version is not None and obj.version != expected_version:
-        raise StaleWrite(
-            f"{_what(type(obj))} {obj.code} was changed by someone else (you saw version "
-            f"{expected_version}, it is now at {obj.version}); reload it and try again",
-            details={"current_version": obj.version, "current": snapshot(obj)},
-        )
+    check_version(obj, expected_version, f"{_what(type(obj))} {obj.code}", snapshot)
 
 
 def _diff(before: dict, after: dict) -> dict:

@@ -32,7 +32,7 @@ from folio.catalog.models import Channel, Family, Product
 from folio.errors import InvalidInput, NotFound, StaleWrite
 from folio.linking.models import Link, LinkChange, MediaRequirement
 from folio.linking.services import _check_role
-from folio.versioning import save_versioned
+from folio.versioning import APPLY_AGAIN, save_versioned, stale_write
 
 BATCH = 1000
 
@@ -319,10 +319,12 @@ def requirement_snapshot(req: MediaRequirement) -> dict:
 def _stale_requirement(req: MediaRequirement | None, expected_version: int, what: str):
     if req is None:
         return StaleWrite(f"{what} was deleted meanwhile", details={"current": None})
-    return StaleWrite(
-        f"{what} was changed by someone else (you edited version {expected_version}, it is now "
-        f"at {req.version}); reload it and apply your change again",
-        details={"current_version": req.version, "current": requirement_snapshot(req)},
+    return stale_write(
+        what,
+        expected_version,
+        req.version,
+        requirement_snapshot(req),
+        then=APPLY_AGAIN,
     )
 
 

@@ -22,8 +22,6 @@ import threading
 
 from django.db import transaction
 
-from folio.errors import StaleWrite
-
 log = logging.getLogger("folio.publishing.events")
 
 EVENTS = {
@@ -371,6 +369,7 @@ def unschedule_feed(feed, *, user=None, expected_version: int | None = None) -> 
     from folio.jobs.models import Schedule
     from folio.jobs.services import schedule_snapshot
     from folio.publishing.webhooks import _require
+    from folio.versioning import check_version
 
     _require(user, "publishing.change_feed")
     schedule = feed_schedule(feed)
@@ -378,16 +377,12 @@ def unschedule_feed(feed, *, user=None, expected_version: int | None = None) -> 
         return False
     if expected_version is not None:
         schedule = Schedule.objects.select_for_update().get(pk=schedule.pk)
-        if schedule.version != expected_version:
-            raise StaleWrite(
-                f"the schedule of feed {feed.channel.code}/{feed.code} was changed by someone "
-                f"else (you saw version {expected_version}, it is now at {schedule.version}); "
-                "reload it and try again",
-                details={
-                    "current_version": schedule.version,
-                    "current": schedule_snapshot(schedule),
-                },
-            )
+        check_version(
+            schedule,
+            expected_version,
+            f"the schedule of feed {feed.channel.code}/{feed.code}",
+            schedule_snapshot,
+        )
     audit.record(
         "feed.unschedule",
         schedule,

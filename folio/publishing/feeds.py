@@ -22,10 +22,10 @@ from django.utils.module_loading import import_string
 
 from folio.accounts import audit
 from folio.catalog.models import Attribute, Category, Channel, Locale, Product
-from folio.errors import Conflict, InvalidInput, NotFound, StaleWrite
+from folio.errors import Conflict, InvalidInput, NotFound
 from folio.publishing.formats import FORMATS
 from folio.publishing.models import Feed, Publication
-from folio.versioning import save_versioned
+from folio.versioning import check_version, save_versioned
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 FIELD_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -899,12 +899,7 @@ def delete_feed(
     _require(user, "publishing.delete_feed")
     feed = get_feed(channel_code, feed_code)
     subject = f"feed {feed.channel.code}/{feed.code}"
-    if expected_version is not None and feed.version != expected_version:
-        raise StaleWrite(
-            f"{subject} was changed by someone else (you saw version {expected_version}, it "
-            f"is now at {feed.version}); reload it and try again",
-            details={"current_version": feed.version, "current": snapshot(feed)},
-        )
+    check_version(feed, expected_version, subject, snapshot)
     running = feed.publications.filter(
         status__in=[Publication.Status.PENDING, Publication.Status.RUNNING]
     ).first()

@@ -22,7 +22,7 @@ from django.dispatch import Signal
 from folio.accounts import audit
 from folio.errors import Conflict, InvalidInput, NotFound, StaleWrite
 from folio.renditions.models import ImageSlot, Preset
-from folio.versioning import save_versioned
+from folio.versioning import check_version, save_versioned, stale_write
 
 # Sent after a preset's spec or market overrides changed (on commit of the change is not
 # needed: start_job itself enqueues on commit). Arguments: preset, old_version.
@@ -443,12 +443,7 @@ def delete_preset(code: str, *, expected_version: int | None = None) -> None:
     if expected_version is not None:
         # Lock the row so the check and the delete see the same version (PostgreSQL).
         preset = Preset.objects.select_for_update().get(pk=preset.pk)
-        if preset.version != expected_version:
-            raise StaleWrite(
-                f"preset {code} was changed by someone else (you saw version "
-                f"{expected_version}, it is now at {preset.version}); reload it and try again",
-                details={"current_version": preset.version, "current": snapshot(preset)},
-            )
+        check_version(preset, expected_version, f"preset {code}", snapshot)
     slots = list(preset.slots.select_related("channel").values_list("channel__code", "role"))
     if slots:
         raise Conflict(
@@ -530,13 +525,11 @@ def get_slot(channel_code: str, role: str) -> ImageSlot:
 
 
 def _stale_slot(slot: ImageSlot, expected_version: int) -> StaleWrite:
-    return StaleWrite(
-        f"the {slot.role} slot of channel {slot.channel.code} was changed by someone else (you "
-        f"saw version {expected_version}, it is now at {slot.version}); reload it and try again",
-        details={
-            "current_version": slot.version,
-            "current": {**slot_snapshot(slot), "version": slot.version},
-        },
+    return stale_write(
+        f"the {slot.role} slot of channel {slot.channel.code}",
+        expected_version,
+        slot.version,
+        {**slot_snapshot(slot), "version": slot.version},
     )
 
 
