@@ -8,6 +8,7 @@ from folio.accounts import services
 from folio.accounts.roles import ROLES
 
 DEMO_USERS = {
+    "catalog_manager": ("max", "Max Manager"),
     "catalog_editor": ("cora", "Cora Editor"),
     "catalog_reviewer": ("remy", "Remy Reviewer"),
     "asset_manager": ("ada", "Ada Assets"),

@@ -16,6 +16,44 @@ READ_ALL = (*tuple(f"{app}.view_*" for app in DOMAIN_APPS), "jobs.view_job")
 EVERYONE = ("accounts.manage_own_tokens",)
 
 
+def _catalog_grants(model_names) -> tuple[str, ...]:
+    return tuple(
+        f"catalog.{action}_{m}" for m in model_names for action in ("add", "change", "delete")
+    )
+
+
+# The catalog's structure shapes every product and every channel's feed: one change can make
+# thousands of products incomplete or drop them from a channel, so it is a catalog manager's,
+# not every editor's (least privilege). Measurement families are read-only reference data.
+STRUCTURE = (
+    "locale",
+    "currency",
+    "channel",
+    "attributegroup",
+    "attribute",
+    "attributeoption",
+    "family",
+    "familyrequirement",
+    "familyvariant",
+    "familyvariantattribute",
+    "associationtype",
+)
+# Product facts: what catalog editors write.
+PRODUCT_FACTS = ("product", "productmodel", "category", "productgroup", "association")
+CATALOG_EDITING = (
+    *READ_ALL,
+    *_catalog_grants(PRODUCT_FACTS),
+    "linking.add_*",
+    "linking.change_*",
+    "linking.delete_*",
+    "imports.add_*",
+    # Whoever imports keeps the saved column mappings in shape.
+    "imports.change_columnmapping",
+    "imports.delete_columnmapping",
+    "jobs.add_job",
+)
+
+
 @dataclass(frozen=True)
 class Role:
     code: str
@@ -29,23 +67,17 @@ ROLES: dict[str, Role] = {
     for r in [
         Role("admin", "Administrator", "Everything, including users, roles and settings.", ("*",)),
         Role(
+            "catalog_manager",
+            "Catalog manager",
+            "Shapes the catalog (locales, currencies, channels, attributes and their options, "
+            "families, family variants, association types) and edits product facts.",
+            (*CATALOG_EDITING, *_catalog_grants(STRUCTURE)),
+        ),
+        Role(
             "catalog_editor",
             "Catalog editor",
             "Creates and edits product facts: products, models, values, categories.",
-            (
-                *READ_ALL,
-                "catalog.add_*",
-                "catalog.change_*",
-                "catalog.delete_*",
-                "linking.add_*",
-                "linking.change_*",
-                "linking.delete_*",
-                "imports.add_*",
-                # Whoever imports keeps the saved column mappings in shape.
-                "imports.change_columnmapping",
-                "imports.delete_columnmapping",
-                "jobs.add_job",
-            ),
+            CATALOG_EDITING,
         ),
         Role(
             "catalog_reviewer",

@@ -43,7 +43,7 @@ def run(*args):
 
 @pytest.fixture
 def people(db):
-    for role in ("viewer", "catalog_editor", "publisher"):
+    for role in ("viewer", "catalog_editor", "catalog_manager", "publisher"):
         services.create_user(f"cli-{role}", roles=[role])
     Product.objects.create(sku="CLI-1")
 
@@ -64,7 +64,10 @@ def test_structure_changes_need_the_structure_permission(people):
     with pytest.raises(CommandError, match=r"catalog\.add_locale"):
         run("catalog", "locale", "create", "pl_PL", "--as-user", "cli-publisher")
     assert not Locale.objects.filter(code="pl_PL").exists()
-    run("catalog", "locale", "create", "pl_PL", "--as-user", "cli-catalog_editor")
+    # the structure is a catalog manager's, not every editor's
+    with pytest.raises(CommandError, match=r"catalog\.add_locale"):
+        run("catalog", "locale", "create", "pl_PL", "--as-user", "cli-catalog_editor")
+    run("catalog", "locale", "create", "pl_PL", "--as-user", "cli-catalog_manager")
     assert Locale.objects.filter(code="pl_PL").exists()
     # reading is the view permission: any reading role lists locales
     assert "pl_PL" in run("catalog", "locales", "--as-user", "cli-publisher")

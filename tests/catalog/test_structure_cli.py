@@ -16,7 +16,7 @@ def folio(*args) -> str:
 
 
 def test_structure_commands(make_user):
-    make_user("catalog_editor", "ed")
+    make_user("catalog_manager", "ed")
     assert "de_DE" in folio("locales")
     folio("category", "create", "master", "--label", "en_US=All products")
     folio("category", "create", "kitchen", "--parent", "master")

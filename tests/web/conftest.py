@@ -48,6 +48,7 @@ def users(db):
     made = {}
     for role, name in (
         ("admin", "ann"),
+        ("catalog_manager", "max"),
         ("catalog_editor", "cora"),
         ("catalog_reviewer", "remy"),
         ("asset_manager", "ada"),

@@ -83,10 +83,10 @@ def test_every_structure_page_reads_for_a_viewer_without_edit_controls(catalog, 
         assert viewer.get(url).status_code == 403, url
 
 
-def test_viewer_posts_are_refused_and_change_nothing(catalog, client_for):
-    viewer = client_for("viewer")
+def structure_posts() -> list[tuple[str, dict]]:
+    """A write to every kind of structure object, categories included."""
     bottles = Family.objects.get(code="bottles")
-    posts = [
+    return [
         ("/structure/new/attribute/", {"code": "fabric", "type": "text"}),
         ("/structure/attributes/brand/", {"label_en_US": "Maker", "version": 1}),
         ("/structure/attributes/color/", {"action": "add_option", "code": "red"}),
@@ -108,7 +108,11 @@ def test_viewer_posts_are_refused_and_change_nothing(catalog, client_for):
         ("/structure/locales/", {"kind": "locale", "action": "create", "code": "pt_BR"}),
         ("/structure/locales/", {"kind": "currency", "action": "delete", "code": "EUR"}),
     ]
-    for url, data in posts:
+
+
+def test_viewer_posts_are_refused_and_change_nothing(catalog, client_for):
+    viewer = client_for("viewer")
+    for url, data in structure_posts():
         assert viewer.post(url, data).status_code == 403, url
     assert not Attribute.objects.filter(code="fabric").exists()
     assert Attribute.objects.get(code="brand").labels == {"en_US": "Brand"}
@@ -123,14 +127,32 @@ def test_viewer_posts_are_refused_and_change_nothing(catalog, client_for):
     assert Currency.objects.filter(code="EUR").exists()
 
 
+def test_a_catalog_editor_reads_the_structure_and_edits_only_categories(catalog, client_for):
+    """The structure shapes every product and feed: a catalog manager's. An editor sees it
+    without edit controls, is refused its writes, and keeps the category tree."""
+    editor = client_for("catalog_editor")
+    family = html(editor.get("/structure/families/bottles/"))
+    assert "Required per channel" in family and 'name="req_ecommerce"' not in family
+    assert 'value="add_option"' not in html(editor.get("/structure/attributes/color/"))
+    assert editor.get("/structure/new/attribute/").status_code == 403
+    for url, data in structure_posts():
+        if not url.startswith("/structure/categories/"):
+            assert editor.post(url, data).status_code == 403, url
+    assert not Attribute.objects.filter(code="fabric").exists()
+    assert Channel.objects.get(code="ecommerce").kind == "webshop"
+    added = editor.post("/structure/categories/kitchen/", {"action": "add_child", "code": "tea"})
+    assert added.status_code == 302
+    assert Category.objects.get(code="tea").path == "master/kitchen/tea"
+
+
 # --- attributes and options -------------------------------------------------------------------
 
 
 def test_create_and_edit_an_attribute_and_its_options(catalog, client_for, api_client):
-    editor = client_for("catalog_editor")
-    form = html(editor.get("/structure/new/attribute/"))
+    manager = client_for("catalog_manager")
+    form = html(manager.get("/structure/new/attribute/"))
     assert 'for="a-code"' in form and 'for="a-label-de_DE"' in form
-    created = editor.post(
+    created = manager.post(
         "/structure/new/attribute/",
         {
             "code": "fabric",
@@ -147,29 +169,31 @@ def test_create_and_edit_an_attribute_and_its_options(catalog, client_for, api_c
     assert (fabric.type, fabric.group.code, fabric.sort_order) == ("select", "technical", 4)
     assert fabric.labels == {"de_DE": "Stoff", "en_US": "Fabric"}
 
-    page = html(editor.get("/structure/attributes/fabric/"))
+    page = html(manager.get("/structure/attributes/fabric/"))
     assert "Add an option" in page and 'name="version" value="1"' in page
-    added = editor.post(
+    added = manager.post(
         "/structure/attributes/fabric/",
         {"action": "add_option", "code": "cotton", "label_en_US": "Cotton"},
     )
     assert added.status_code == 302
-    editor.post(
+    manager.post(
         "/structure/attributes/fabric/",
         {"action": "add_option", "code": "linen", "label_en_US": "Linen", "sort_order": "7"},
     )
     # a taken option code comes back next to the code field
-    again = editor.post("/structure/attributes/fabric/", {"action": "add_option", "code": "cotton"})
+    again = manager.post(
+        "/structure/attributes/fabric/", {"action": "add_option", "code": "cotton"}
+    )
     assert again.status_code == 409
     assert "cotton exist already" in html(again)
     # edit an option
-    edited = editor.post(
+    edited = manager.post(
         "/structure/attributes/fabric/options/cotton/",
         {"action": "save", "label_en_US": "Organic cotton", "label_de_DE": "Baumwolle"},
     )
     assert edited.status_code == 302
     # edit the attribute's settings (labels replaced whole: a cleared one is removed)
-    saved = editor.post(
+    saved = manager.post(
         "/structure/attributes/fabric/",
         {
             "action": "settings",
@@ -191,14 +215,14 @@ def test_create_and_edit_an_attribute_and_its_options(catalog, client_for, api_c
         ("cotton", {"de_DE": "Baumwolle", "en_US": "Organic cotton"}),
         ("linen", {"en_US": "Linen"}),
     ]
-    shown = html(editor.get("/structure/attributes/fabric/"))
+    shown = html(manager.get("/structure/attributes/fabric/"))
     assert "Organic cotton" in shown and "Baumwolle" in shown
 
 
 def test_a_refused_setting_is_named_next_to_its_field(catalog, client_for):
-    editor = client_for("catalog_editor")
+    manager = client_for("catalog_manager")
     name = Attribute.objects.get(code="name")
-    response = editor.post(
+    response = manager.post(
         "/structure/attributes/name/",
         {
             "version": name.version,
@@ -215,19 +239,19 @@ def test_a_refused_setting_is_named_next_to_its_field(catalog, client_for):
     assert 'value="9999"' in page and 'value="Product name"' in page  # kept as typed
     assert Attribute.objects.get(code="name").max_length == 120
     # on creation: a measurement without its family
-    created = editor.post("/structure/new/attribute/", {"code": "depth", "type": "measurement"})
+    created = manager.post("/structure/new/attribute/", {"code": "depth", "type": "measurement"})
     assert created.status_code == 422
     assert "measurement family" in field_error(html(created), "a-mf")
-    bad_code = editor.post("/structure/new/attribute/", {"code": "my code", "type": "text"})
+    bad_code = manager.post("/structure/new/attribute/", {"code": "my code", "type": "text"})
     assert "letters, digits and underscores" in field_error(html(bad_code), "a-code")
 
 
 def test_a_stale_attribute_edit_answers_409_with_the_current_state(catalog, client_for):
-    editor = client_for("catalog_editor")
+    manager = client_for("catalog_manager")
     brand = Attribute.objects.get(code="brand")
     seen = brand.version
     structure.update_attribute("brand", labels={"en_US": "Maker"})  # someone else, meanwhile
-    response = editor.post(
+    response = manager.post(
         "/structure/attributes/brand/",
         {"version": seen, "label_en_US": "Brand name", "sort_order": "0"},
     )
@@ -251,12 +275,12 @@ def test_requirement_change_reaches_completeness_and_the_api(catalog, client_for
         )
 
     assert row().ratio == 100
-    editor = client_for("catalog_editor")
+    manager = client_for("catalog_manager")
     machines = Family.objects.get(code="coffee_machines")
-    page = html(editor.get("/structure/families/coffee_machines/"))
+    page = html(manager.get("/structure/families/coffee_machines/"))
     assert 'for="req-ecommerce-manual_url"' in page  # every checkbox has its label
     current = structure.family_requirements(machines, all_channels=True)
-    response = editor.post(
+    response = manager.post(
         "/structure/families/coffee_machines/",
         {
             "action": "requirements",
@@ -330,11 +354,11 @@ def test_add_an_attribute_to_a_family_and_edit_its_settings(catalog, client_for)
 
 
 def test_a_stale_requirement_change_answers_409(catalog, client_for):
-    editor = client_for("catalog_editor")
+    manager = client_for("catalog_manager")
     machines = Family.objects.get(code="coffee_machines")
     seen = machines.version
     structure.update_family("coffee_machines", labels={"en_US": "Espresso machines"})
-    response = editor.post(
+    response = manager.post(
         "/structure/families/coffee_machines/",
         {"action": "requirements", "version": seen, "req_ecommerce": ["name"]},
     )
@@ -354,16 +378,16 @@ def test_a_stale_requirement_change_answers_409(catalog, client_for):
 
 
 def test_create_and_edit_a_family_variant(catalog, client_for):
-    editor = client_for("catalog_editor")
-    grid = html(editor.get("/structure/new/family-variant/?family=bottles"))
+    manager = client_for("catalog_manager")
+    grid = html(manager.get("/structure/new/family-variant/?family=bottles"))
     assert 'for="lv-color"' in grid and 'for="ax-color"' in grid
-    refused = editor.post(
+    refused = manager.post(
         "/structure/new/family-variant/",
         {"family": "bottles", "code": "bottles_by_color", "level_price": "1"},
     )
     assert refused.status_code == 422
     assert "axes" in field_error(html(refused), "levels")
-    created = editor.post(
+    created = manager.post(
         "/structure/new/family-variant/",
         {
             "family": "bottles",
@@ -380,7 +404,7 @@ def test_create_and_edit_a_family_variant(catalog, client_for):
     assert structure.variant_levels(variant) == [
         {"level": 1, "axes": ["color"], "attributes": ["gtin", "price"]}
     ]
-    saved = editor.post(
+    saved = manager.post(
         "/structure/family-variants/bottles_by_color/",
         {
             "version": variant.version,

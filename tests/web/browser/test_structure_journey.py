@@ -1,4 +1,4 @@
-"""Maintain the structure in a real browser: a catalog editor adds an attribute to a family
+"""Maintain the structure in a real browser: a catalog manager adds an attribute to a family
 and requires it on one channel, using the keyboard for the requirement; the API then reports
 the new requirement and the stale write of a second tab is answered with the current state."""
 
@@ -16,7 +16,7 @@ pytestmark = [
 
 
 def test_add_an_attribute_to_a_family_and_require_it_on_a_channel(page, catalog, users):
-    sign_in(page, "cora")
+    sign_in(page, "max")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Structure").click()
     page.get_by_role("link", name="Families", exact=True).first.click()
     page.get_by_role("link", name="bottles", exact=True).click()
