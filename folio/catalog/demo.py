@@ -28,6 +28,47 @@ def seed(out) -> None:
     )
 
 
+# German and French labels of the demo's attribute groups and attributes: the web shop
+# sells in German and the marketplace in French, and their print sheets, feeds and editors
+# show these labels in the channel's or the person's language.
+TRANSLATED = {
+    "marketing": ("Marketing", "Marketing"),
+    "technical": ("Technik", "Technique"),
+    "logistics": ("Logistik", "Logistique"),
+    "media": ("Medien", "Médias"),
+    "name": ("Name", "Nom"),
+    "short_title": ("Kurztitel (Marktplätze)", "Titre court (places de marché)"),
+    "description": ("Beschreibung", "Description"),
+    "gtin": ("GTIN", "GTIN"),
+    "brand": ("Marke", "Marque"),
+    "price": ("Preis", "Prix"),
+    "capacity": ("Fassungsvermögen", "Contenance"),
+    "water_tank": ("Wassertank", "Réservoir d'eau"),
+    "height": ("Höhe", "Hauteur"),
+    "weight": ("Gewicht", "Poids"),
+    "power": ("Leistung", "Puissance"),
+    "pump_pressure": ("Pumpendruck", "Pression de la pompe"),
+    "bpa_free": ("BPA-frei", "Sans BPA"),
+    "dishwasher_safe": ("Spülmaschinenfest", "Passe au lave-vaisselle"),
+    "release_date": ("Erscheinungsdatum", "Date de sortie"),
+    "color": ("Farbe", "Couleur"),
+    "size": ("Größe", "Taille"),
+    "material": ("Material", "Matière"),
+    "coffee_types": ("Kaffeesorten", "Types de café"),
+    "features": ("Merkmale", "Caractéristiques"),
+    "warranty_years": ("Garantie (Jahre)", "Garantie (années)"),
+    "manual_url": ("Bedienungsanleitung (URL)", "Mode d'emploi (URL)"),
+    "images": ("Bilder", "Images"),
+    "descaler": ("Passender Entkalker", "Détartrant adapté"),
+    "disposal_notice": ("Entsorgungshinweis (Deutschland)", "Consignes d'élimination (Allemagne)"),
+}
+
+
+def _labels(code: str, english: str) -> dict[str, str]:
+    german, french = TRANSLATED[code]
+    return {"en_US": english, "de_DE": german, "fr_FR": french}
+
+
 def _structure() -> None:
     # Migrations seed these; a database restored or flushed without them gets them here.
     for code, label in (
@@ -98,11 +139,11 @@ def _structure() -> None:
             ("media", "Media"),
         ]
     ):
-        structure.create_attribute_group(code, labels={"en_US": label}, sort_order=i)
+        structure.create_attribute_group(code, labels=_labels(code, label), sort_order=i)
 
     def attr(code, type_, group, label, **settings):
         structure.create_attribute(
-            code, type=type_, group=group, labels={"en_US": label}, **settings
+            code, type=type_, group=group, labels=_labels(code, label), **settings
         )
 
     attr("name", "text", "marketing", "Name", localizable=True, max_length=150)

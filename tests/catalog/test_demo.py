@@ -4,7 +4,13 @@ import io
 
 from folio import demo
 from folio.catalog import services
-from folio.catalog.models import Attribute, Completeness, FamilyVariantAttribute, Product
+from folio.catalog.models import (
+    Attribute,
+    AttributeGroup,
+    Completeness,
+    FamilyVariantAttribute,
+    Product,
+)
 
 
 def test_demo_catalog_covers_the_model(db):
@@ -13,6 +19,11 @@ def test_demo_catalog_covers_the_model(db):
     assert "Demo catalog: 8 products" in out.getvalue()
     used_types = {a.type for a in Attribute.objects.all()}
     assert used_types == set(Attribute.Type.values)
+    # the web shop sells in German, the marketplace in French: their editors, sheets and
+    # feeds name every attribute and group in that language
+    for thing in [*Attribute.objects.all(), *AttributeGroup.objects.all()]:
+        assert set(thing.labels) >= {"en_US", "de_DE", "fr_FR"}, thing.code
+    assert Attribute.objects.get(code="capacity").labels["de_DE"] == "Fassungsvermögen"
     assert (
         FamilyVariantAttribute.objects.filter(family_variant__code="water_bottles_by_size_color")
         .values("level")

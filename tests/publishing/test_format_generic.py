@@ -213,8 +213,8 @@ def test_demo_catalog_publishes_to_csv(settings, tmp_path):
         rows = read_csv(folder / f"products-{locale}.csv")
         codes, labels, body = rows[0], rows[1], rows[2:]
         assert codes[0] == "sku" and "image_1" in codes and "color" in codes
-        # The demo labels its attributes in English only; the fixed columns' labels are ours.
-        assert labels[codes.index("color")] == "Colour"
+        # attribute columns carry the attribute's label in the file's locale, fixed ones ours
+        assert labels[codes.index("color")] == ("Colour" if locale == "en_US" else "Farbe")
         assert labels[0] == ("SKU" if locale == "en_US" else "Artikelnummer")
         assert {row[0] for row in body} == published[locale]
         assert all(len(row) == len(codes) for row in body)

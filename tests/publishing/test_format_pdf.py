@@ -194,7 +194,7 @@ def test_demo_catalog_publishes_print_pdfs(settings, tmp_path):
     blue = read(folder / "sheets/de_DE/WB-750-SS-BLUE.pdf")
     assert blue.pages >= 1 and blue.images >= 1
     text = flat(blue.text)
-    assert "Edelstahl-Trinkflasche" in text and "Colour: Blau" in text  # labels: English only
+    assert "Edelstahl-Trinkflasche" in text and "Farbe: Blau" in text  # labels in German too
     assert "Preis: 22,90 EUR" in text
     assert "Doppelwandige, BPA-freie Edelstahlflasche – hält Getränke 24 Stunden kalt." in text
     book = read(folder / "catalogues/de_DE/water_bottles.pdf")

@@ -255,8 +255,10 @@ def test_demo_catalog_publishes_to_shopify_csv(settings, tmp_path):
         skus = {r["SKU"] for r in rows if r["SKU"]}
         assert skus == published[locale]
         bottles = groups["wb-ss"]
-        # The demo labels its attributes in English only.
-        assert (bottles[0]["Option1 name"], bottles[0]["Option2 name"]) == ("Size", "Colour")
+        # option names are the attributes' labels in the file's locale
+        assert (bottles[0]["Option1 name"], bottles[0]["Option2 name"]) == (
+            ("Size", "Colour") if locale == "en_US" else ("Größe", "Farbe")
+        )
         colours = {r["Option2 value"] for r in bottles if r["SKU"]}
         assert colours <= (
             {"Black", "Blue", "Green"} if locale == "en_US" else {"Schwarz", "Blau", "Grün"}
