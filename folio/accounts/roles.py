@@ -143,6 +143,12 @@ def grants_permission(patterns, perm: str) -> bool:
     return any(fnmatchcase(perm, p) for p in patterns)
 
 
+def roles_granting(perms) -> list[str]:
+    """The labels of the roles that grant every permission in `perms`, so a refusal can say
+    whom to ask."""
+    return [r.label for r in ROLES.values() if all(grants_permission(r.grants, p) for p in perms)]
+
+
 def ensure_role_groups(**kwargs):
     """Each role exists as a group (after every migrate), so users can be put in it."""
     from django.contrib.auth.models import Group

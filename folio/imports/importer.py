@@ -34,6 +34,7 @@ from itertools import islice
 from django.db import transaction
 
 from folio import faults
+from folio.accounts.roles import roles_granting
 from folio.catalog import services as catalog
 from folio.catalog import values as v
 from folio.catalog.models import Association, Product, ProductModel
@@ -302,7 +303,8 @@ class Importer:
                 file=file,
                 row=1,
                 reason=f"your role does not allow importing {kind.replace('_', ' ')} "
-                f"({', '.join(missing)}); the file is not read",
+                f"({', '.join(missing)}); the file is not read — roles that may: "
+                f"{', '.join(roles_granting(perms))}",
             )
             return False
         return True

@@ -3,7 +3,7 @@
 import pytest
 
 from folio.accounts.models import AuditEntry
-from folio.catalog.models import Category, Product, ProductChange, ValueIndex
+from folio.catalog.models import AttributeGroup, Category, Product, ProductChange, ValueIndex
 from tests.imports.conftest import counts, problems, run_import, write
 
 pytestmark = pytest.mark.django_db
@@ -91,6 +91,20 @@ def test_writes_are_audited_as_the_importing_user(catalog, files, make_user):
         run_import(files("products2.csv", "sku;family;name-en_US\nB;bottles;B\n"), user=editor)
     entry = AuditEntry.objects.filter(action__startswith="product.").latest("id")
     assert entry.user == editor and entry.via == "cli"
+
+
+def test_structure_files_are_a_catalog_managers(catalog, files, make_user):
+    """A catalog editor imports products, not what shapes them: a structure file is reported,
+    naming the roles that may import it, and not read; a catalog manager's import of it
+    goes through."""
+    text = "code;sort_order;label-en_US\ncare;5;Care\n"
+    imp = run_import(files("attribute_groups.csv", text), user=make_user("catalog_editor"))
+    [p] = problems(imp)
+    assert "catalog.add_attributegroup" in p["reason"] and p["file"] == "attribute_groups.csv"
+    assert "roles that may: Administrator, Catalog manager" in p["reason"]
+    assert not AttributeGroup.objects.filter(code="care").exists()
+    run_import(files("attribute_groups.csv", text), user=make_user("catalog_manager"))
+    assert AttributeGroup.objects.get(code="care").labels == {"en_US": "Care"}
 
 
 def test_a_role_that_may_not_write_products_is_refused(catalog, files, make_user):
