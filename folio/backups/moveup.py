@@ -159,7 +159,7 @@ def _copy_table(model, source, target, *, progress) -> int:
 
 def _copy_search(source, target) -> int:
     """The search index's text: FTS5 rows (rowid = search_entry.id) → tsvector documents."""
-    from folio.search.backends import PostgreSQLBackend
+    from folio.search.backends import PostgreSQLBackend, add_lexemes
 
     with source.cursor() as cursor:
         cursor.execute("SELECT rowid, identifiers, title, body FROM search_fts")
@@ -171,6 +171,7 @@ def _copy_search(source, target) -> int:
                 f"UPDATE search_entry SET document = {PostgreSQLBackend.DOCUMENT} WHERE id = %s",  # noqa: S608
                 [(i or "", t or "", b or "", rowid) for rowid, i, t, b in chunk],
             )
+        add_lexemes(cursor)
         cursor.execute("SELECT COUNT(*) FROM search_entry WHERE document <> ''::tsvector")
         return cursor.fetchone()[0]
 

@@ -131,14 +131,16 @@ def autolink(asset_ids, *, user=None, batch_size: int = BATCH) -> dict:
 
 def _batch(ids: list[int], patterns: list[Compiled], user, report: dict) -> None:
     qs = visible_assets(user) if user is not None else Asset.objects.all()
-    assets = list(qs.filter(pk__in=ids).select_related("current_version").order_by("pk"))
-    found = {a.pk for a in assets}
+    # The file names only: an asset row with its metadata would cost more than the match.
+    assets = list(
+        qs.filter(pk__in=ids).order_by("pk").values_list("pk", "current_version__filename")
+    )
+    found = {pk for pk, _ in assets}
     for missing in (i for i in ids if i not in found):
         report["unmatched"].append({"asset": missing, "filename": "", "reason": "no such asset"})
     cands = {}
-    for a in assets:
-        filename = a.current_version.filename if a.current_version_id else ""
-        cands[a.pk] = (filename, _candidates(filename, patterns))
+    for pk, filename in assets:
+        cands[pk] = (filename or "", _candidates(filename or "", patterns))
     # one query per kind of key for the whole batch
     skus = {c.groups["sku"] for _, cs in cands.values() for c in cs if c.groups.get("sku")}
     gtins = {c.groups["gtin"] for _, cs in cands.values() for c in cs if c.groups.get("gtin")}
@@ -166,15 +168,15 @@ def _batch(ids: list[int], patterns: list[Compiled], user, report: dict) -> None
             by_gtin.setdefault(text, Product(pk=pid, sku=sku))
     locales = {code.lower(): code for code in Locale.objects.values_list("code", flat=True)}
 
-    plans = []  # (asset, filename, owner, role, position, locale)
-    for a in assets:
-        filename, cs = cands[a.pk]
+    plans = []  # (asset id, filename, owner, role, position, locale, pattern name)
+    for asset_id, _ in assets:
+        filename, cs = cands[asset_id]
         if not filename:
-            report["unmatched"].append({"asset": a.pk, "filename": "", "reason": "no file"})
+            report["unmatched"].append({"asset": asset_id, "filename": "", "reason": "no file"})
             continue
         if not cs:
             report["unmatched"].append(
-                {"asset": a.pk, "filename": filename, "reason": "matches no auto-link pattern"}
+                {"asset": asset_id, "filename": filename, "reason": "matches no auto-link pattern"}
             )
             continue
         chosen, reason = None, ""
@@ -201,10 +203,10 @@ def _batch(ids: list[int], patterns: list[Compiled], user, report: dict) -> None
                     reason = reason or f"no locale {g['locale']!r}"
                     continue
             role, position = _role_position(c)
-            chosen = (a, filename, owner, role, position, locale, c.pattern.name)
+            chosen = (asset_id, filename, owner, role, position, locale, c.pattern.name)
             break
         if chosen is None:
-            report["unmatched"].append({"asset": a.pk, "filename": filename, "reason": reason})
+            report["unmatched"].append({"asset": asset_id, "filename": filename, "reason": reason})
         else:
             plans.append(chosen)
     if plans:
@@ -247,18 +249,18 @@ def _write(plans: list, user, report: dict) -> None:
             group = (pid, mid, role, locale)
             max_pos[group] = max(max_pos.get(group, 0), position)
         new = []
-        for a, filename, owner, role, position, locale, pname in plans:
+        for asset_id, filename, owner, role, position, locale, pname in plans:
             pid, mid = _key(owner)
             target = owner.sku if isinstance(owner, Product) else owner.code
             entry = {
-                "asset": a.pk,
+                "asset": asset_id,
                 "filename": filename,
                 "target": target,
                 "role": role,
                 "locale": locale,
                 "pattern": pname,
             }
-            if (pid, mid, role, locale, a.pk) in linked_assets or (
+            if (pid, mid, role, locale, asset_id) in linked_assets or (
                 pid,
                 mid,
                 role,
@@ -271,13 +273,13 @@ def _write(plans: list, user, report: dict) -> None:
             if position is None:
                 position = (max_pos.get(group) or 0) + 1
             max_pos[group] = max(max_pos.get(group) or 0, position)
-            linked_assets.add((pid, mid, role, locale, a.pk))
+            linked_assets.add((pid, mid, role, locale, asset_id))
             linked_names.add((pid, mid, role, locale, filename.lower()))
             new.append(
                 Link(
                     product_id=pid,
                     product_model_id=mid,
-                    asset_id=a.pk,
+                    asset_id=asset_id,
                     role=role,
                     position=position,
                     locale=locale,

@@ -18,8 +18,16 @@ class Link(models.Model):
     role (the blue bottle has its own main image and shares the manual).
     """
 
+    # Every index is written on each new link (millions at catalog scale), so there is none
+    # that another already serves: the owner is the first column of its unique constraint and
+    # of its (owner, role, position) index, and role alone says too little to look up by.
     product = models.ForeignKey(
-        "catalog.Product", null=True, blank=True, on_delete=models.CASCADE, related_name="links"
+        "catalog.Product",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="links",
+        db_index=False,
     )
     product_model = models.ForeignKey(
         "catalog.ProductModel",
@@ -27,9 +35,10 @@ class Link(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="links",
+        db_index=False,
     )
     asset = models.ForeignKey("assets.Asset", on_delete=models.CASCADE, related_name="links")
-    role = models.SlugField(max_length=50)  # ROLES or a custom role
+    role = models.SlugField(max_length=50, db_index=False)  # ROLES or a custom role
     position = models.PositiveIntegerField(default=1)
     locale = models.CharField(max_length=10, blank=True)  # "" = every locale
     channel = models.ForeignKey(
@@ -65,7 +74,6 @@ class Link(models.Model):
         indexes = [
             models.Index(fields=["product", "role", "position"]),
             models.Index(fields=["product_model", "role", "position"]),
-            models.Index(fields=["asset"]),
         ]
 
     def __str__(self):

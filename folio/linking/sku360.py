@@ -9,16 +9,26 @@ channels: rows are fetched in bulk and everything else is worked out in Python.
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
+from django.db.models import Prefetch
+
 from folio.accounts.services import require
 from folio.assets.models import Asset
 from folio.assets.previews import preview_states
 from folio.assets.rights import is_publishable
 from folio.catalog import services as catalog
-from folio.catalog.models import Attribute, Channel, Product, ProductChange, Proposal
+from folio.catalog.models import (
+    Attribute,
+    AttributeOption,
+    Channel,
+    Product,
+    ProductChange,
+    Proposal,
+)
 from folio.errors import NotFound
 from folio.search import index as search_index
 
 HISTORY_LIMIT = 10
+CODE_MAX = AttributeOption._meta.get_field("code").max_length
 FIND_LIMIT = 20
 
 
@@ -46,14 +56,34 @@ def resolve_sku(text: str, *, limit: int = FIND_LIMIT) -> list[str]:
 # --- formatting values for people ------------------------------------------------------------
 
 
-def load_attributes(codes) -> dict[str, Attribute]:
-    """The attributes named, with group, measurement family and options: two queries."""
+def load_attributes(codes, *, option_codes=None) -> dict[str, Attribute]:
+    """The attributes named, with group, measurement family and options: two queries.
+    option_codes: only the options with these codes (the ones values hold), for pages that
+    show values and offer no choice; None: every option."""
+    options = "options"
+    if option_codes is not None:
+        options = Prefetch(
+            "options", queryset=AttributeOption.objects.filter(code__in=set(option_codes))
+        )
     return {
         a.code: a
         for a in Attribute.objects.filter(code__in=set(codes))
         .select_related("group", "measurement_family")
-        .prefetch_related("options")
+        .prefetch_related(options)
     }
+
+
+def option_codes_in(resolved: dict) -> set[str]:
+    """Every string a value entry holds that could be an option code (select and
+    multi-select data are codes or lists of them)."""
+    found = set()
+    for entries in resolved.values():
+        for e in entries:
+            data = e.get("data")
+            for item in data if isinstance(data, list) else [data]:
+                if isinstance(item, str) and len(item) <= CODE_MAX:
+                    found.add(item)
+    return found
 
 
 def _option_label(attribute: Attribute, code, locale: str | None) -> str:
@@ -258,7 +288,11 @@ def facts(product: Product, resolved: dict, origins: dict, *, channel=None, loca
         if product.family_id
         else set()
     )
-    attributes = load_attributes(family_codes | set(resolved))
+    # A family's select attributes carry hundreds of options; the page names only the ones
+    # its values hold (the options' rows were most of a page's work at 1M products).
+    attributes = load_attributes(
+        family_codes | set(resolved), option_codes=option_codes_in(resolved)
+    )
     groups: dict[str, dict] = {}
     ordered = sorted(
         attributes.values(),

@@ -328,13 +328,14 @@ def rebuild(kind: str, docs: Iterable[SearchDoc]) -> int:
 
 def parse_query(query: str | None) -> ParsedQuery | None:
     """The words of a query as tokens; None when nothing in it can match (blank, only
-    punctuation or symbols)."""
+    punctuation or symbols). On PostgreSQL the typed prefix's completions are read too
+    (backends.Backend.with_completions)."""
     text = (query or "")[:MAX_QUERY_CHARS]
     words = [t for t in (tokens(w) for w in text.split()) if t][:MAX_QUERY_WORDS]
     if not words:
         return None
     key = "".join(t for word in words for t in word)[:MAX_IDENTIFIER_KEY]
-    return ParsedQuery(words=words, key=key, prefix=True)
+    return backends.current().with_completions(ParsedQuery(words=words, key=key, prefix=True))
 
 
 def _encode_after(score: float, entry_id: int) -> str:

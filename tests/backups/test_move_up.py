@@ -105,6 +105,9 @@ def test_move_up_copies_every_row_and_file_and_the_app_reads_them(
             [PostgreSQLBackend()._lexeme("espressopro", False)],
         )
         assert str(product.pk) in {r for (r,) in cursor.fetchall()}
+        # With its vocabulary, from which typed prefixes are completed.
+        cursor.execute("SELECT lexeme FROM search_lexeme WHERE lexeme LIKE 'espresso%%'")
+        assert "espressopro" in {r for (r,) in cursor.fetchall()}
         # Sequences continue after the copied keys.
         cursor.execute("SELECT nextval(pg_get_serial_sequence('catalog_product', 'id'))")
         assert cursor.fetchone()[0] > Product.objects.order_by("-pk").first().pk

@@ -155,6 +155,19 @@ def test_360_shows_inherited_values_with_origins(linked, people):
     assert data["publications"] == []
 
 
+def test_360_reads_only_the_options_its_values_hold(linked, people):
+    from folio.catalog.models import AttributeOption
+
+    assert AttributeOption.objects.filter(attribute__code="color").count() > 1
+    product = sku360.Product.objects.get(sku="WB-750-SS-BLUE")
+    resolved = sku360.catalog.resolved_values(product)
+    codes = sku360.option_codes_in(resolved)
+    attributes = sku360.load_attributes(set(resolved), option_codes=codes)
+    color = attributes["color"]
+    assert [o.code for o in color.options.all()] == [resolved["color"][0]["data"]]
+    assert sku360.format_value(color, resolved["color"][0]["data"], "en_US") == "Blue"
+
+
 def test_360_completeness_names_what_is_missing(linked, people):
     data = sku360.sku360(
         "WB-750-SS-BLUE", user=people["viewer"], channel="ecommerce", locale="de_DE"

@@ -1,12 +1,14 @@
 """The search index against the real full-text engine of the database under test."""
 
+from dataclasses import replace
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from folio.errors import InvalidInput
-from folio.search import index
+from folio.search import backends, index
 from folio.search.index import (
     SearchDoc,
     index_documents,
@@ -82,6 +84,54 @@ def test_last_word_is_a_prefix(catalog):
     assert set(skus(search("Trinkflasche edelst"), catalog)) == {f"WB-{s}-SS" for s in SIZES}
     # Earlier words are whole words: "Trinkfl" alone is no word of any product.
     assert search("Trinkfl edelstahl").hits == []
+
+
+def _with_prefix_form(parsed):
+    """The same query with its typed prefixes left as prefixes (no completions)."""
+    return replace(parsed, completions={})
+
+
+def _ids(parsed) -> set:
+    sql, params = backends.current().search_sql(parsed, ["product"], 500, None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {ref for _, ref, _, _ in cursor.fetchall()}
+
+
+@pytest.mark.parametrize(
+    "query", ["Trinkflasche 75", "wb-75", "wb 75", "gourde 500 ml no", "Kaffeevoll", "40063"]
+)
+def test_typed_prefixes_find_what_the_prefix_finds(catalog, query):
+    """On PostgreSQL a typed prefix with few completions is matched as those whole words,
+    which the GIN index answers exactly; the hits are the prefix's (ts_rank weighs an OR of
+    words a little differently from a prefix, so scores may differ)."""
+    parsed = index.parse_query(query)
+    assert _ids(parsed) == _ids(_with_prefix_form(parsed))
+    assert _ids(parsed)
+    if connection.vendor == "postgresql":
+        expression = backends.current().match_expression(parsed)
+        # Every product's GTIN starts with 40063: too many completions, a prefix it stays.
+        assert (":*" in expression) == (query == "40063")
+
+
+def test_completions_come_from_every_indexed_word(catalog):
+    if connection.vendor != "postgresql":
+        assert index.parse_query("trinkflasche 75").completions == {}
+        return
+    parsed = index.parse_query("trinkflasche 75")
+    # The size in the title and the SKU's token; the identifiers typed together.
+    assert "750" in parsed.completions["75"]
+    assert parsed.completions["trinkflasche75"] == ()  # no word starts with it
+    assert set(index.parse_query("wb-75").completions["wb75"]) >= {
+        f"wb750{f}" for f in ("ss", "bk", "wh", "bl", "rd")
+    }
+    # Too many completions (every product's GTIN): the prefix stays a prefix.
+    assert "40" not in index.parse_query("40").completions
+    # A word indexed now is completed at once, in the same transaction.
+    index_documents([SearchDoc("product", 9001, identifiers=["ZQ-1"], title="Zyxwvut lamp")])
+    parsed = index.parse_query("zyxw")
+    assert parsed.completions == {"zyxw": ("zyxwvut",)}
+    assert search("zyxw").ids == [9001]
 
 
 def test_exact_identifier_ranks_above_prefix_and_text(catalog):
