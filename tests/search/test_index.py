@@ -102,31 +102,33 @@ def _ids(parsed) -> set:
     "query", ["Trinkflasche 75", "wb-75", "wb 75", "gourde 500 ml no", "Kaffeevoll", "40063"]
 )
 def test_typed_prefixes_find_what_the_prefix_finds(catalog, query):
-    """On PostgreSQL a typed prefix with few completions is matched as those whole words,
-    which the GIN index answers exactly; the hits are the prefix's (ts_rank weighs an OR of
-    words a little differently from a prefix, so scores may differ)."""
+    """On PostgreSQL a typed prefix that one indexed word completes is matched as that word,
+    which the GIN index answers exactly; the hits are the prefix's (ts_rank weighs a word a
+    little differently from a prefix, so scores may differ)."""
     parsed = index.parse_query(query)
     assert _ids(parsed) == _ids(_with_prefix_form(parsed))
     assert _ids(parsed)
     if connection.vendor == "postgresql":
         expression = backends.current().match_expression(parsed)
-        # Every product's GTIN starts with 40063: too many completions, a prefix it stays.
-        assert (":*" in expression) == (query == "40063")
+        for prefix, words in parsed.completions.items():
+            assert len(words) <= 1
+            assert f"'{prefix}':*" not in expression
 
 
 def test_completions_come_from_every_indexed_word(catalog):
     if connection.vendor != "postgresql":
         assert index.parse_query("trinkflasche 75").completions == {}
         return
-    parsed = index.parse_query("trinkflasche 75")
-    # The size in the title and the SKU's token; the identifiers typed together.
-    assert "750" in parsed.completions["75"]
-    assert parsed.completions["trinkflasche75"] == ()  # no word starts with it
-    assert set(index.parse_query("wb-75").completions["wb75"]) >= {
-        f"wb750{f}" for f in ("ss", "bk", "wh", "bl", "rd")
-    }
-    # Too many completions (every product's GTIN): the prefix stays a prefix.
-    assert "40" not in index.parse_query("40").completions
+    parsed = index.parse_query("trinkflasche kaffeevoll")
+    # One word starts with it (the coffee machines' German name): matched as that word.
+    assert parsed.completions["kaffeevoll"] == ("kaffeevollautomat",)
+    assert parsed.completions["trinkflaschekaffeevoll"] == ()  # no word starts with it
+    expression = backends.current().match_expression(parsed)
+    assert "'kaffeevollautomat'" in expression and ":*" not in expression
+    # Several words (the five finishes' SKUs, every product's GTIN): the prefix stays.
+    assert "wb75" not in index.parse_query("wb-75").completions
+    assert "40063" not in index.parse_query("40063").completions
+    assert "'wb75':*" in backends.current().match_expression(index.parse_query("wb-75"))
     # A word indexed now is completed at once, in the same transaction.
     index_documents([SearchDoc("product", 9001, identifiers=["ZQ-1"], title="Zyxwvut lamp")])
     parsed = index.parse_query("zyxw")
