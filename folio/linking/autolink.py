@@ -144,22 +144,7 @@ def _batch(ids: list[int], patterns: list[Compiled], user, report: dict) -> None
     # one query per kind of key for the whole batch
     skus = {c.groups["sku"] for _, cs in cands.values() for c in cs if c.groups.get("sku")}
     gtins = {c.groups["gtin"] for _, cs in cands.values() for c in cs if c.groups.get("gtin")}
-    products = (
-        {
-            p.sku.lower(): p
-            for p in Product.objects.filter(sku__in=_case_variants(skus)).only("pk", "sku")
-        }
-        if skus
-        else {}
-    )
-    models = (
-        {
-            m.code.lower(): m
-            for m in ProductModel.objects.filter(code__in=_case_variants(skus)).only("pk", "code")
-        }
-        if skus
-        else {}
-    )
+    products, models = _owners(skus)
     by_gtin = {}
     if gtins:
         for text, pid, sku in ValueIndex.objects.filter(
@@ -211,6 +196,30 @@ def _batch(ids: list[int], patterns: list[Compiled], user, report: dict) -> None
             plans.append(chosen)
     if plans:
         _write(plans, user, report)
+
+
+def _owners(keys: set[str]) -> tuple[dict, dict]:
+    """({lower-cased key: Product}, {lower-cased key: ProductModel}) for the SKUs and model
+    codes named in file names. The keys as written first (most file names carry the SKU as it
+    is); other cases only for the keys not found, models only for keys no product has: each
+    lookup is an IN list of up to three cases per key, and a batch names a thousand."""
+    products: dict = {}
+    models: dict = {}
+    if not keys:
+        return products, models
+    for p in Product.objects.filter(sku__in=keys).only("pk", "sku"):
+        products[p.sku.lower()] = p
+    missing = {k for k in keys if k.lower() not in products}
+    if missing:
+        for p in Product.objects.filter(sku__in=_case_variants(missing) - missing).only(
+            "pk", "sku"
+        ):
+            products.setdefault(p.sku.lower(), p)
+        missing = {k for k in missing if k.lower() not in products}
+    if missing:
+        for m in ProductModel.objects.filter(code__in=_case_variants(missing)).only("pk", "code"):
+            models.setdefault(m.code.lower(), m)
+    return products, models
 
 
 def _case_variants(keys: set[str]) -> set[str]:

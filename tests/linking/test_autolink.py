@@ -107,3 +107,19 @@ def test_cli_auto_since_and_replace_everywhere(machine, capsys):
     link_id = Link.objects.get(asset=first, role="main").pk
     call_command("links", "remove", str(link_id))
     assert services.links_for("EP-3000")["gallery"][0]["asset_id"] == first.pk
+
+
+def test_sku_in_another_case_and_model_codes(machine):
+    from folio.catalog.models import FamilyVariant, ProductModel
+
+    fv = FamilyVariant.objects.get(code="bottles_by_size_color")
+    model = ProductModel.objects.create(code="WB-SS", family_variant=fv)
+    lower, exact, of_model = (
+        asset("ep-3000_back.jpg"),
+        asset("EP-3000_front.jpg"),
+        asset("wb-ss_front.jpg"),
+    )
+    report = autolink([lower.pk, exact.pk, of_model.pk])
+    linked = {e["asset"]: e["target"] for e in report["linked"]}
+    assert linked == {lower.pk: "EP-3000", exact.pk: "EP-3000", of_model.pk: "WB-SS"}
+    assert Link.objects.get(asset_id=of_model.pk).product_model_id == model.pk
