@@ -527,7 +527,8 @@ class PostgreSQLBackend(Backend):
 def add_lexemes(cursor, entry_ids: list[int] | None = None) -> None:
     """PostgreSQL: add the words of these entries' documents (None: of every entry) to the
     vocabulary typed prefixes are completed from (search_lexeme). Words of documents since
-    changed or removed stay: a completion that matches nothing costs one index probe."""
+    changed or removed stay; that never hides a match (every indexed word is here), at worst
+    it keeps a prefix from being completed."""
     if entry_ids is None:
         sql, params = "SELECT word FROM ts_stat('SELECT document FROM search_entry')", []
     else:
