@@ -23,9 +23,9 @@ class ParsedQuery:
     words: list[list[str]]  # a word is the tokens of one space-separated piece of input
     key: str  # all tokens joined: compared with identifier keys
     prefix: bool  # the last word is matched as a prefix
-    # typed prefix → every indexed word starting with it, where the backend matches those
-    # instead of the prefix (Backend.with_completions)
-    completions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # typed prefix → the whole word the backend matches instead: the only indexed word that
+    # starts with it, or the prefix itself when none does (Backend.with_completions)
+    completions: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -335,13 +335,6 @@ class PostgreSQLBackend(Backend):
         "extra = EXCLUDED.extra, document = EXCLUDED.document"
     )
 
-    # A typed prefix that only one indexed word starts with is matched as that word. Not
-    # several: the planner estimates each word it has no statistics for (SKUs, rare words)
-    # at a fixed share of the table, so an OR of ten rare words looks like 5 % of it and it
-    # reads the whole table in id order instead of asking the index (a 10-SKU prefix at 1M
-    # entries: 1.7 s instead of a few ms). One word is estimated as the prefix was.
-    MAX_COMPLETIONS = 1
-
     def upsert_params(self, p: Prepared) -> tuple:
         return (p.kind, p.key, p.digest, p.extra, p.identifiers, p.title, p.body)
 
@@ -372,15 +365,21 @@ class PostgreSQLBackend(Backend):
         prefixes = self._typed_prefixes(q)
         if not prefixes:
             return q
-        # The vocabulary's collation is "C": code point order, so every word starting with a
-        # prefix sorts between it and it followed by the highest code point.
+        # Only a prefix that one indexed word (or none) starts with. Not several: the planner
+        # estimates each word it has no statistics for (SKUs, rare words) at a fixed share of
+        # the table, so an OR of ten rare words looks like 5 % of it and it reads the whole
+        # table in id order instead of asking the index (a 10-SKU prefix at 1M entries: 1.7 s
+        # instead of a few ms). One word is estimated as the prefix was. The vocabulary's
+        # collation is "C": code point order, so every word starting with a prefix sorts
+        # between it and it followed by the highest code point; reading two tells one from
+        # several.
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT p.prefix, l.lexeme FROM unnest(%s::text[]) AS p(prefix) "
                 "CROSS JOIN LATERAL (SELECT lexeme FROM search_lexeme "
                 "WHERE lexeme >= p.prefix AND lexeme < p.prefix || %s "
-                "ORDER BY lexeme LIMIT %s) AS l",
-                [prefixes, "\U0010ffff", self.MAX_COMPLETIONS + 1],
+                "ORDER BY lexeme LIMIT 2) AS l",
+                [prefixes, "\U0010ffff"],
             )
             found: dict[str, list[str]] = {}
             for prefix, lexeme in cursor.fetchall():
@@ -388,9 +387,9 @@ class PostgreSQLBackend(Backend):
         # No completion: no indexed word starts with the prefix, so neither is it one; as a
         # whole word it matches nothing, from one index probe.
         completions = {
-            prefix: tuple(found.get(prefix, ()))
+            prefix: (found.get(prefix) or [prefix])[0]
             for prefix in prefixes
-            if len(found.get(prefix, ())) <= self.MAX_COMPLETIONS
+            if len(found.get(prefix, ())) <= 1
         }
         if not completions:
             return q
@@ -416,10 +415,8 @@ class PostgreSQLBackend(Backend):
 
     def _lexeme(self, token: str, prefix: bool, weights: str = "", completions=None) -> str:
         """The token as tsquery text; a prefix with a known completion as that word."""
-        words = (completions or {}).get(token) if prefix else None
-        if words is None:
-            return self._whole(token, prefix, weights)
-        return self._whole(words[0] if words else token, False, weights)
+        word = (completions or {}).get(token) if prefix else None
+        return self._whole(word or token, prefix and word is None, weights)
 
     def match_expression(self, q, alternatives=None):
         parts = []

@@ -110,8 +110,8 @@ def test_typed_prefixes_find_what_the_prefix_finds(catalog, query):
     assert _ids(parsed)
     if connection.vendor == "postgresql":
         expression = backends.current().match_expression(parsed)
-        for prefix, words in parsed.completions.items():
-            assert len(words) <= 1
+        for prefix, word in parsed.completions.items():
+            assert word.startswith(prefix)
             assert f"'{prefix}':*" not in expression
 
 
@@ -121,8 +121,9 @@ def test_completions_come_from_every_indexed_word(catalog):
         return
     parsed = index.parse_query("trinkflasche kaffeevoll")
     # One word starts with it (the coffee machines' German name): matched as that word.
-    assert parsed.completions["kaffeevoll"] == ("kaffeevollautomat",)
-    assert parsed.completions["trinkflaschekaffeevoll"] == ()  # no word starts with it
+    assert parsed.completions["kaffeevoll"] == "kaffeevollautomat"
+    # No word starts with it: matched as itself, a word no document has.
+    assert parsed.completions["trinkflaschekaffeevoll"] == "trinkflaschekaffeevoll"
     expression = backends.current().match_expression(parsed)
     assert "'kaffeevollautomat'" in expression and ":*" not in expression
     # Several words (the five finishes' SKUs, every product's GTIN): the prefix stays.
@@ -132,7 +133,7 @@ def test_completions_come_from_every_indexed_word(catalog):
     # A word indexed now is completed at once, in the same transaction.
     index_documents([SearchDoc("product", 9001, identifiers=["ZQ-1"], title="Zyxwvut lamp")])
     parsed = index.parse_query("zyxw")
-    assert parsed.completions == {"zyxw": ("zyxwvut",)}
+    assert parsed.completions == {"zyxw": "zyxwvut"}
     assert search("zyxw").ids == [9001]
 
 
