@@ -484,7 +484,7 @@ def preview_url(asset_id: int, name: str) -> str:
 
 def preview_states(assets: Iterable[Asset]) -> dict[int, dict]:
     """{asset id: {"state", "previews": {name: {url, width, height}}, "message"}} for many
-    assets in three queries. state: "ready", "pending" (the job has not run yet), "failed"
+    assets in at most three queries. state: "ready", "pending" (the job has not run yet), "failed"
     (the file cannot be previewed; message says why) or "none" (a type without preview)."""
     assets = list(assets)
     version_ids = [a.current_version_id for a in assets if a.current_version_id]
@@ -493,7 +493,18 @@ def preview_states(assets: Iterable[Asset]) -> dict[int, dict]:
         "version_id", "name", "width", "height"
     ):
         by_version.setdefault(p.version_id, {})[p.name] = p
-    mimes = dict(AssetVersion.objects.filter(pk__in=version_ids).values_list("pk", "mime"))
+    # Callers that loaded the current versions (select_related) spare the query for types.
+    loaded = {
+        a.current_version_id: a.current_version.mime
+        for a in assets
+        if a.current_version_id and Asset.current_version.is_cached(a)
+    }
+    missing = [vid for vid in version_ids if vid not in loaded]
+    mimes = loaded | (
+        dict(AssetVersion.objects.filter(pk__in=missing).values_list("pk", "mime"))
+        if missing
+        else {}
+    )
     waiting = [
         vid for vid in version_ids if vid not in by_version and source_kind(mimes.get(vid, ""))
     ]
@@ -533,16 +544,15 @@ def _failed_jobs(version_ids: list[int]) -> dict[int, str]:
     if not version_ids:
         return {}
     failed = {}
-    rows = Job.objects.filter(kind=make_previews.job_name, status=Job.Status.FAILED).order_by(
-        "created_at"
-    )
-    wanted = set(version_ids)
-    if len(wanted) == 1:
-        rows = rows.filter(params__version_id=version_ids[0])
-    for params, message in rows.values_list("params", "message").iterator():
-        vid = (params or {}).get("version_id")
-        if vid in wanted:
-            failed[vid] = message
+    # Only the versions asked about: a short list, read in one round trip (an iterator's
+    # server-side cursor on PostgreSQL took three).
+    rows = Job.objects.filter(
+        kind=make_previews.job_name,
+        status=Job.Status.FAILED,
+        params__version_id__in=list(version_ids),
+    ).order_by("created_at")
+    for params, message in rows.values_list("params", "message"):
+        failed[params["version_id"]] = message
     return failed
 
 

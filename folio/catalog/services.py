@@ -97,20 +97,11 @@ def value_origins(product: Product) -> dict[str, str]:
 
 
 def completeness_of(product: Product) -> list[dict]:
-    return [
-        {
-            "channel": c.channel.code,
-            "locale": c.locale.code,
-            "ratio": c.ratio,
-            "required": c.required,
-            "filled": c.filled,
-            "missing": c.missing,
-            "stale": c.stale,
-        }
-        for c in product.completeness.select_related("channel", "locale").order_by(
-            "channel__code", "locale__code"
-        )
-    ]
+    fields = ("channel", "locale", "ratio", "required", "filled", "missing", "stale")
+    rows = product.completeness.order_by("channel__code", "locale__code").values_list(
+        "channel__code", "locale__code", *fields[2:]
+    )
+    return [dict(zip(fields, row, strict=True)) for row in rows]
 
 
 def associations_of(product: Product) -> dict[str, dict[str, list]]:

@@ -9,7 +9,7 @@ channels: rows are fetched in bulk and everything else is worked out in Python.
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q, prefetch_related_objects
 
 from folio.accounts.services import require
 from folio.assets.models import Asset
@@ -20,6 +20,7 @@ from folio.catalog.models import (
     Attribute,
     AttributeOption,
     Channel,
+    Family,
     Product,
     ProductChange,
     Proposal,
@@ -56,21 +57,41 @@ def resolve_sku(text: str, *, limit: int = FIND_LIMIT) -> list[str]:
 # --- formatting values for people ------------------------------------------------------------
 
 
-def load_attributes(codes, *, option_codes=None) -> dict[str, Attribute]:
-    """The attributes named, with group, measurement family and options: two queries.
+def load_attributes(codes, *, family_id=None, option_codes=None) -> dict[str, Attribute]:
+    """The attributes named, and every attribute of family `family_id` when given, with
+    group, measurement family and option labels (attach_option_labels): two queries.
     option_codes: only the options with these codes (the ones values hold), for pages that
     show values and offer no choice; None: every option."""
-    options = "options"
-    if option_codes is not None:
-        options = Prefetch(
-            "options", queryset=AttributeOption.objects.filter(code__in=set(option_codes))
-        )
-    return {
+    wanted = Q(code__in=set(codes))
+    if family_id is not None:
+        members = Family.attributes.through.objects.filter(family_id=family_id)
+        wanted |= Q(pk__in=members.values("attribute_id"))
+    attributes = {
         a.code: a
-        for a in Attribute.objects.filter(code__in=set(codes))
-        .select_related("group", "measurement_family")
-        .prefetch_related(options)
+        for a in Attribute.objects.filter(wanted).select_related("group", "measurement_family")
     }
+    attach_option_labels(attributes.values(), option_codes=option_codes)
+    return attributes
+
+
+def attach_option_labels(attributes, *, option_codes=None) -> None:
+    """Give each attribute `option_labels`: {option code: labels} in the options' order, what
+    format_value names options by. One query (none when option_codes is empty).
+
+    Read as rows, not prefetched: Django's prefetch builds a queryset per attribute, which was
+    most of an SKU 360 page's time for a family of 50 attributes."""
+    by_id = {a.pk: a for a in attributes}
+    for a in by_id.values():
+        a.option_labels = {}
+    if not by_id or (option_codes is not None and not option_codes):
+        return
+    rows = AttributeOption.objects.filter(attribute_id__in=list(by_id))
+    if option_codes is not None:
+        rows = rows.filter(code__in=set(option_codes))
+    for attribute_id, code, labels in rows.order_by(
+        "attribute_id", "sort_order", "code"
+    ).values_list("attribute_id", "code", "labels"):
+        by_id[attribute_id].option_labels[code] = labels
 
 
 def option_codes_in(resolved: dict) -> set[str]:
@@ -87,10 +108,10 @@ def option_codes_in(resolved: dict) -> set[str]:
 
 
 def _option_label(attribute: Attribute, code, locale: str | None) -> str:
-    for o in attribute.options.all():  # prefetched
-        if o.code == code:
-            return o.labels.get(locale or "", "") or o.labels.get("en_US", "") or o.code
-    return str(code)
+    labels = attribute.option_labels.get(code) if isinstance(code, str) else None
+    if labels is None:
+        return str(code)
+    return labels.get(locale or "", "") or labels.get("en_US", "") or code
 
 
 def _number(value) -> str:
@@ -103,7 +124,8 @@ def _number(value) -> str:
 
 
 def format_value(attribute: Attribute | None, data, locale: str | None = None) -> str:
-    """One value as people read it: "750 ml", "799.00 USD, 749 EUR", "Blue", "yes"."""
+    """One value as people read it: "750 ml", "799.00 USD, 749 EUR", "Blue", "yes".
+    `attribute` comes from load_attributes (options are named by attach_option_labels)."""
     if data is None or data == "" or data == []:
         return ""
     kind = attribute.type if attribute is not None else None
@@ -138,27 +160,29 @@ def applies(entry: dict, *, channel: str | None, locale: str | None) -> bool:
 # --- links ----------------------------------------------------------------------------------
 
 
-def resolved_links(product: Product, *, locale=None, channel=None) -> list[dict]:
-    """links_for's answer ({role: [entry]}, inheritance resolved, each entry with its origin)
-    as one flat list ordered by role, position."""
-    from folio.linking.services import links_for
+def resolved_links(product: Product, *, locale=None, channel=None) -> tuple[list[dict], dict]:
+    """services.applicable_links's choice as one flat list ordered by role, position, and
+    the linked assets by id (current version loaded, licensed channels prefetched)."""
+    from folio.linking.services import applicable_links
 
-    rows = []
-    for role, entries in links_for(product, locale=locale, channel=channel).items():
-        for e in entries:
+    rows, assets = [], {}
+    for role, entries in applicable_links(product, locale=locale, channel=channel).items():
+        for lk, origin in entries:
+            assets[lk.asset_id] = lk.asset
             rows.append(
                 {
-                    "link_id": e["id"],
-                    "asset_id": e["asset_id"],
-                    "role": e.get("role", role),
-                    "position": e["position"],
-                    "locale": e.get("locale") or "",
-                    "channel": e.get("channel"),
-                    "origin": e.get("origin") or "self",
-                    "source": e.get("source", ""),
+                    "link_id": lk.pk,
+                    "asset_id": lk.asset_id,
+                    "role": role,
+                    "position": lk.position,
+                    "locale": lk.locale or "",
+                    "channel": channel.code if lk.channel_id and channel else None,
+                    "origin": origin,
+                    "source": lk.source,
                 }
             )
-    return rows
+    prefetch_related_objects(list(assets.values()), "channels")
+    return rows, assets
 
 
 def _renditions(assets: dict, links: list[dict], channels: list[Channel], locale) -> dict:
@@ -232,15 +256,9 @@ def _file(asset: Asset) -> dict | None:
 def links_detail(product: Product, *, channels: list[Channel], locale=None, channel=None):
     """Every resolved link with its asset's status, rights per channel, file, previews and
     renditions per the channels' image slots."""
-    # A Channel object spares links_for looking the code up again.
+    # A Channel object spares applicable_links looking the code up again.
     chosen = next((c for c in channels if c.code == channel), None) if channel else None
-    links = resolved_links(product, locale=locale, channel=chosen)
-    assets = {
-        a.pk: a
-        for a in Asset.objects.filter(pk__in={link["asset_id"] for link in links})
-        .select_related("current_version")
-        .prefetch_related("channels")
-    }
+    links, assets = resolved_links(product, locale=locale, channel=chosen)
     previews = preview_states(assets.values()) if assets else {}
     renditions = _renditions(assets, links, channels, locale)
     out = []
@@ -283,15 +301,10 @@ def links_detail(product: Product, *, channels: list[Channel], locale=None, chan
 def facts(product: Product, resolved: dict, origins: dict, *, channel=None, locale=None):
     """Attribute groups in order, each with its attributes: label, type, origin ("self" or the
     product model's code; None when unset) and the values that apply, formatted."""
-    family_codes = (
-        set(product.family.attributes.values_list("code", flat=True))
-        if product.family_id
-        else set()
-    )
     # A family's select attributes carry hundreds of options; the page names only the ones
     # its values hold (the options' rows were most of a page's work at 1M products).
     attributes = load_attributes(
-        family_codes | set(resolved), option_codes=option_codes_in(resolved)
+        resolved, family_id=product.family_id, option_codes=option_codes_in(resolved)
     )
     groups: dict[str, dict] = {}
     ordered = sorted(
@@ -375,15 +388,13 @@ def sku360(sku: str, *, user, channel: str | None = None, locale: str | None = N
     if user is not None:
         require(user, "catalog.view_product")
         require(user, "linking.view_link")
-    product = (
-        Product.objects.select_related("family", "parent__parent", "parent__family_variant")
-        .prefetch_related("categories", "groups")
-        .filter(sku=sku)
-        .first()
-    )
+    product = Product.objects.select_related("family", "parent__parent").filter(sku=sku).first()
     if product is None:
         raise NotFound(f"no product with SKU {sku!r}", details={"sku": sku})
-    channels = list(Channel.objects.prefetch_related("image_slots__preset").order_by("code"))
+    from folio.renditions.models import ImageSlot
+
+    slots = Prefetch("image_slots", queryset=ImageSlot.objects.select_related("preset"))
+    channels = list(Channel.objects.prefetch_related(slots).order_by("code"))
     if channel is not None:
         if channel not in {c.code for c in channels}:
             raise NotFound(f"no channel {channel!r}", details={"channel": channel})
@@ -403,8 +414,8 @@ def sku360(sku: str, *, user, channel: str | None = None, locale: str | None = N
             "family": product.family.code if product.family_id else None,
             "parents": [m.code for m in chain],  # root first
             "enabled": product.enabled,
-            "categories": sorted(c.code for c in product.categories.all()),
-            "groups": sorted(g.code for g in product.groups.all()),
+            "categories": sorted(product.categories.values_list("code", flat=True)),
+            "groups": sorted(product.groups.values_list("code", flat=True)),
             "version": product.version,
             "updated_at": product.updated_at,
         },

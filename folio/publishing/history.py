@@ -301,8 +301,8 @@ def diff(publication: Publication, *, limit: int = DIFF_LIMIT) -> dict:
 def last_publications(product) -> list[dict]:
     """Where `product` was last published: per feed, the latest successful (not dry-run)
     publication that sent, removed or skipped it, and whether the feed's destination holds
-    it now. One query."""
-    latest = (
+    it now. One query for a product never published, two otherwise."""
+    latest = list(
         PublishedItem.objects.filter(
             product=product,
             publication__dry_run=False,
@@ -310,8 +310,10 @@ def last_publications(product) -> list[dict]:
         )
         .values("publication__feed_id")
         .annotate(last=Max("id"))
-        .values("last")
+        .values_list("last", flat=True)
     )
+    if not latest:
+        return []
     listed = Listing.objects.filter(feed_id=OuterRef("publication__feed_id"), product=product)
     rows = (
         PublishedItem.objects.filter(id__in=latest)

@@ -43,7 +43,6 @@ from folio.assets.rights import is_publishable
 from folio.catalog import values as v
 from folio.catalog.models import (
     Attribute,
-    AttributeOption,
     Category,
     Channel,
     Completeness,
@@ -56,7 +55,7 @@ from folio.catalog.models import (
 from folio.errors import InvalidInput
 from folio.linking.completeness import missing_code
 from folio.linking.models import ROLES, Link, MediaRequirement
-from folio.linking.sku360 import format_value
+from folio.linking.sku360 import attach_option_labels, format_value
 from folio.publishing.formats.base import Format, Image, Item
 from folio.renditions import delivery, operations
 from folio.renditions import presets as preset_service
@@ -228,15 +227,9 @@ def currency_of(feed) -> str:
 def load(feed, fmt: Format, *, at=None) -> Structure:
     at = at or timezone.now()
     channel = feed.channel
-    attributes = {
-        a.code: a
-        for a in Attribute.objects.select_related("measurement_family").prefetch_related("options")
-    }
-    options: dict[str, dict[str, dict]] = defaultdict(dict)
-    for attr_code, code, labels in AttributeOption.objects.values_list(
-        "attribute__code", "code", "labels"
-    ):
-        options[attr_code][code] = labels
+    attributes = {a.code: a for a in Attribute.objects.select_related("measurement_family")}
+    attach_option_labels(attributes.values())
+    options = {code: a.option_labels for code, a in attributes.items() if a.option_labels}
     gtin = next(
         (
             a.code

@@ -20,7 +20,7 @@ TEXTUAL = (T.TEXT, T.IDENTIFIER, T.TEXTAREA, T.PRODUCT_REFERENCE, T.DATE, T.NUMB
 
 
 def load(codes) -> dict[str, Attribute]:
-    """Attributes with group, units, options and the locales they are limited to (4 queries)."""
+    """Attributes with group, units, options and the locales they are limited to (3 queries)."""
     attributes = load_attributes(codes)
     limited: dict[int, set[str]] = {}
     for attribute_id, locale in Attribute.available_locales.through.objects.filter(
@@ -46,8 +46,8 @@ def units(attribute: Attribute) -> list[tuple[str, str]]:
 
 def options(attribute: Attribute, locale: str) -> list[tuple[str, str]]:
     return [
-        (o.code, o.labels.get(locale, "") or o.labels.get("en_US", "") or o.code)
-        for o in attribute.options.all()  # prefetched by sku360.load_attributes
+        (code, labels.get(locale, "") or labels.get("en_US", "") or code)
+        for code, labels in attribute.option_labels.items()  # from sku360.load_attributes
     ]
 
 

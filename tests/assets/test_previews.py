@@ -180,6 +180,29 @@ def test_preview_is_served_privately_with_the_blob_hash_as_etag(api_client):
     assert api_client("agency").get(f"/api/v1/assets/{asset.pk}/preview/thumb").status_code == 404
 
 
+def test_states_of_many_assets_name_each_failure(api_client, django_assert_max_num_queries):
+    from django.core.files.storage import default_storage
+
+    user = api_client("asset_manager").user
+    broken = add(files.jpeg(64, 48, color=(9, 9, 9)), "broken.jpg", user)
+    good = add(files.jpeg(64, 48, color=(200, 9, 9)), "good.jpg", user)
+    with open(default_storage.path(broken.current_version.blob.storage_name), "r+b") as f:
+        f.truncate(40)
+    run_jobs()
+    waiting = add(files.jpeg(64, 48, color=(9, 200, 9)), "waiting.jpg", user)  # not run yet
+    assets = list(
+        Asset.objects.filter(pk__in=[broken.pk, good.pk, waiting.pk]).select_related(
+            "current_version"
+        )
+    )
+    with django_assert_max_num_queries(2):  # previews, failed jobs (versions are loaded)
+        states = previews.preview_states(assets)
+    assert states[broken.pk]["state"] == "failed"
+    assert "PreviewFailed" in states[broken.pk]["message"]
+    assert states[good.pk]["state"] == "ready" and states[good.pk]["previews"]
+    assert states[waiting.pk] == {"state": "pending", "previews": {}, "message": ""}
+
+
 def test_a_broken_file_fails_its_job_with_the_reason(api_client):
     client = api_client("asset_manager")
     asset = add(files.jpeg(64, 48, color=(7, 77, 177)), "ok.jpg", client.user)

@@ -123,3 +123,23 @@ def test_sku_in_another_case_and_model_codes(machine):
     linked = {e["asset"]: e["target"] for e in report["linked"]}
     assert linked == {lower.pk: "EP-3000", exact.pk: "EP-3000", of_model.pk: "WB-SS"}
     assert Link.objects.get(asset_id=of_model.pk).product_model_id == model.pk
+
+
+def test_each_batch_moves_the_links_version_of_every_owner_it_touched(machine):
+    from folio.catalog.models import FamilyVariant, ProductModel
+
+    fv = FamilyVariant.objects.get(code="bottles_by_size_color")
+    ProductModel.objects.create(code="WB-SS", family_variant=fv)
+    assert services.links_version("EP-3000") == 1 == services.links_version("WB-SS")
+    autolink([asset("EP-3000_front.jpg").pk])  # creates the product's version row
+    assert services.links_version("EP-3000") == 2
+    services.link("EP-3000", asset("manual.jpg").pk, "gallery")  # a one-owner write
+    assert services.links_version("EP-3000") == 3
+    # A batch over an owner with a version row and one without: both move by one.
+    autolink([asset("EP-3000_side.jpg").pk, asset("WB-SS_front.jpg").pk])
+    assert services.links_version("EP-3000") == 4
+    assert services.links_version("WB-SS") == 2
+    # The same files again link nothing and change no version.
+    report = autolink([asset("EP-3000_side.jpg").pk])
+    assert report["skipped_existing"] and not report["linked"]
+    assert services.links_version("EP-3000") == 4
