@@ -102,7 +102,6 @@ class Structure:
     currency: str
     at: Any
     attributes: dict[str, Attribute]
-    options: dict[str, dict[str, dict]]  # attribute → option code → labels
     gtin: str | None
     mapping: dict[str, dict]
     slots: dict[str, ImageSlot]  # role → slot, in publishing order (main first)
@@ -229,7 +228,6 @@ def load(feed, fmt: Format, *, at=None) -> Structure:
     channel = feed.channel
     attributes = {a.code: a for a in Attribute.objects.select_related("measurement_family")}
     attach_option_labels(attributes.values())
-    options = {code: a.option_labels for code, a in attributes.items() if a.option_labels}
     gtin = next(
         (
             a.code
@@ -270,7 +268,6 @@ def load(feed, fmt: Format, *, at=None) -> Structure:
         currency=currency_of(feed),
         at=at,
         attributes=attributes,
-        options=dict(options),
         gtin=gtin,
         mapping=mapping,
         slots=slots,
@@ -352,7 +349,11 @@ def _version_key(s: Structure) -> str:
             for r, q in by_role.items()
         ),
         sorted((a.code, a.version) for a in s.attributes.values()),
-        sorted((a, sorted(o.items())) for a, o in s.options.items()),
+        sorted(
+            (code, sorted(a.option_labels.items()))
+            for code, a in s.attributes.items()
+            if a.option_labels
+        ),
         sorted((pk, c[1], c[2]) for pk, c in s.categories.items()),
         sorted((f.pk, f.version, f.label_attribute_id) for f in s.families.values()),
         sorted(s.axes.items()),
@@ -1010,7 +1011,7 @@ class _Builder:
         if data is None or data == "" or data == []:
             return None
         a = self.s.attributes[code]
-        labels = self.s.options.get(code, {})
+        labels = a.option_labels
         if a.type == T.NUMBER:
             return _decimal(data)
         if a.type == T.BOOLEAN:
