@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from folio.assets import editing
 from folio.assets.models import Asset
+from folio.assets.previews import make_previews
 from folio.catalog import services as catalog
 from folio.catalog import structure as catalog_structure
 from folio.catalog.jobs import recompute_completeness
@@ -33,11 +34,15 @@ from tests.publishing.run_helpers import (  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_catalog")]
 
+PREVIEWS = f"{make_previews.__module__}.{make_previews.__name__}"
+
 
 def run_queued_jobs() -> None:
     """What the worker does after the demo's structure was created: completeness
-    recomputed."""
-    for job_id in Job.objects.filter(status=Job.Status.QUEUED).values_list("pk", flat=True):
+    recomputed and the renditions made. Not the previews: no listing reads them, and making
+    them was a third of each test's setup."""
+    queued = Job.objects.filter(status=Job.Status.QUEUED).exclude(kind=PREVIEWS)
+    for job_id in queued.values_list("pk", flat=True):
         jobs.execute(job_id, "test-worker")
 
 
