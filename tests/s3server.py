@@ -32,8 +32,6 @@ def _free_ports(count: int) -> list[int]:
     taken: set[int] = set()
     ports: list[int] = []
     for _ in range(200):
-        if len(ports) == count:
-            return ports
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -43,6 +41,8 @@ def _free_ports(count: int) -> list[int]:
             s.bind(("127.0.0.1", port + 10000))
             ports.append(port)
             taken |= {port, port + 10000}
+            if len(ports) == count:
+                return ports
     pytest.fail(f"no {count} free port pairs for SeaweedFS")
 
 
