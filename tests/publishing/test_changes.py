@@ -34,14 +34,12 @@ from tests.publishing.run_helpers import (  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_catalog")]
 
-PREVIEWS = f"{make_previews.__module__}.{make_previews.__name__}"
-
 
 def run_queued_jobs() -> None:
     """What the worker does after the demo's structure was created: completeness
     recomputed and the renditions made. Not the previews: no listing reads them, and making
     them was a third of each test's setup."""
-    queued = Job.objects.filter(status=Job.Status.QUEUED).exclude(kind=PREVIEWS)
+    queued = Job.objects.filter(status=Job.Status.QUEUED).exclude(kind=make_previews.job_name)
     for job_id in queued.values_list("pk", flat=True):
         jobs.execute(job_id, "test-worker")
 
