@@ -142,4 +142,4 @@ def worker_process(folio_env, tmp_path):
         proc.log.close()
 
 
-pytest_plugins = ["tests.fixtures.catalog"]
+pytest_plugins = ["tests.fixtures.catalog", "tests.fixtures.demo"]

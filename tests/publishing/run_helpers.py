@@ -108,15 +108,31 @@ class Broken(Lines):
         raise OSError("disk full (the test format's own failure)")
 
 
-@pytest.fixture
-def test_formats(monkeypatch):
+def register_test_formats(monkeypatch) -> None:
     for cls in (Lines, Delta, OneFile, Broken):
         monkeypatch.setitem(formats.FORMATS, cls.code, f"{__name__}.{cls.__name__}")
 
 
 @pytest.fixture
-def demo_catalog(settings, tmp_path, media, test_formats):
-    """The demo seeded, publications under this test's tmp_path, a public URL."""
+def test_formats(monkeypatch):
+    register_test_formats(monkeypatch)
+
+
+@pytest.fixture
+def demo_catalog(demo_snapshot, settings, tmp_path, media, test_formats):
+    """The demo (seeded once for the test module: tests.fixtures.demo), its files in this
+    test's media folder, publications under this test's tmp_path, a public URL."""
+    demo_snapshot.copy_files(settings)
+    settings.PUBLICATIONS_DIR = tmp_path / "publications"
+    settings.PUBLIC_URL = "https://folio.example"
+    return tmp_path / "publications"
+
+
+@pytest.fixture
+def own_demo_catalog(settings, tmp_path, media, test_formats):
+    """demo_catalog seeded by the test itself, for modules that cannot share one seed: the
+    seed must write to the test's own storage (S3), or the module has other database tests
+    that must not see the demo."""
     settings.PUBLICATIONS_DIR = tmp_path / "publications"
     settings.PUBLIC_URL = "https://folio.example"
     demo.seed(io.StringIO())

@@ -4,8 +4,10 @@ is not tracked row by row makes the run compare everything, and an incremental r
 listings of untouched products without recomputing their signatures."""
 
 import datetime
+import shutil
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from folio.assets import editing
@@ -22,12 +24,13 @@ from folio.linking import services as linking
 from folio.linking.models import Link, LinkSet
 from folio.publishing import changes, resolve, runs
 from folio.publishing.formats import get_format
-from folio.publishing.models import Listing, Publication
+from folio.publishing.models import Feed, Listing, Publication
 from folio.renditions.models import Rendition
 from tests.assets.conftest import media  # noqa: F401 - the fixture
 from tests.publishing.run_helpers import (  # noqa: F401 - fixtures
     demo_catalog,
     make_feed,
+    register_test_formats,
     reweigh_bottle_model,
     test_formats,
 )
@@ -52,16 +55,46 @@ def age_catalog(days: int = 1) -> None:
         model.objects.update(updated_at=then)
 
 
+@pytest.fixture(scope="module")
+def published_base(demo_snapshot, django_db_blocker, tmp_path_factory):
+    """A feed published before (its renditions made), then again a day later: made once for
+    the module, inside its demo transaction (tests.fixtures.demo), as it took each test ~6 s.
+    Returns (feed id, publication id, media folder, publications folder, a copy of it)."""
+    folder = tmp_path_factory.mktemp("base")
+    files, publications, kept = folder / "media", folder / "publications", folder / "kept"
+    shutil.copytree(demo_snapshot.media, files)
+    with (
+        django_db_blocker.unblock(),
+        override_settings(
+            MEDIA_ROOT=str(files),
+            UPLOAD_DIR=demo_snapshot.uploads,
+            PUBLICATIONS_DIR=publications,
+            PUBLIC_URL="https://folio.example",
+        ),
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        register_test_formats(patch)
+        run_queued_jobs()
+        feed = make_feed()
+        assert runs.publish(feed).status == "done"
+        age_catalog()
+        first = runs.publish(feed)
+        assert first.status == "done" and first.counts["unchanged"] == 4
+    # Publications name their folder by its full path: each test gets the same path back.
+    shutil.copytree(publications, kept, symlinks=True)
+    return feed.pk, first.pk, files, publications, kept
+
+
 @pytest.fixture
-def base():
-    """A feed published before (its renditions made), then again a day later: the base."""
-    run_queued_jobs()
-    feed = make_feed()
-    assert runs.publish(feed).status == "done"
-    age_catalog()
-    first = runs.publish(feed)
-    assert first.status == "done" and first.counts["unchanged"] == 4
-    return feed, first
+def base(request, published_base, settings):
+    """The base as published_base left it: its files back in place, fresh rows."""
+    feed_id, publication_id, files, publications, kept = published_base
+    request.getfixturevalue("demo_catalog")  # this test's media folder
+    shutil.copytree(files, settings.MEDIA_ROOT, dirs_exist_ok=True)
+    shutil.rmtree(publications, ignore_errors=True)
+    shutil.copytree(kept, publications, symlinks=True)
+    settings.PUBLICATIONS_DIR = publications
+    return Feed.objects.get(pk=feed_id), Publication.objects.get(pk=publication_id)
 
 
 def changed(feed, publication, at=None):

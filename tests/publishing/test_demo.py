@@ -38,10 +38,11 @@ def publications_dir(settings, tmp_path):
 
 
 @pytest.fixture
-def seeded(publications_dir):
-    out = io.StringIO()
-    demo.seed(out)
-    return out.getvalue()
+def seeded(request, demo_snapshot, settings, publications_dir):
+    """The demo (seeded once for the module: tests.fixtures.demo); what the seed printed."""
+    request.getfixturevalue("media")  # this test's media folder, before the files go in
+    demo_snapshot.copy_files(settings)
+    return demo_snapshot.output
 
 
 def skipped(publication) -> dict[str, list[dict]]:

@@ -19,9 +19,9 @@ from folio.publishing import destinations, runs
 from folio.publishing.models import Listing
 from tests.assets.conftest import media  # noqa: F401 - the fixture
 from tests.publishing.run_helpers import (  # noqa: F401 - fixtures
-    demo_catalog,
     items_of,
     make_feed,
+    own_demo_catalog,
     test_formats,
 )
 from tests.s3server import ACCESS, BUCKET, SECRET, s3_media, seaweed  # noqa: F401 - fixtures
@@ -176,7 +176,7 @@ def test_s3_uploads_the_release_then_points_current_at_it(s3, settings):
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("demo_catalog")
+@pytest.mark.usefixtures("own_demo_catalog")
 def test_a_publication_to_s3(s3):
     feed = make_feed(
         destination={
@@ -199,7 +199,7 @@ def test_a_publication_to_s3(s3):
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("s3_media", "demo_catalog")  # in this order: the assets go to S3
+@pytest.mark.usefixtures("s3_media", "own_demo_catalog")  # in this order: the assets go to S3
 def test_with_s3_media_a_feed_without_destination_publishes_into_the_media_bucket(request):
     _, client = request.getfixturevalue("seaweed")
     feed = make_feed()
@@ -300,7 +300,7 @@ def test_http_posts_each_file_and_refuses_non_2xx(receiver, settings, tmp_path):
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("demo_catalog")
+@pytest.mark.usefixtures("own_demo_catalog")
 def test_a_publication_to_http_fails_cleanly_then_succeeds(receiver):
     feed = make_feed(destination={"kind": "http", "url": receiver.url})
     receiver.status, receiver.answer = 503, b"try again later"
