@@ -31,11 +31,13 @@ from folio.words import counted
 TARGET = "move_up_target"
 BATCH = 2000
 # Tables that are not a model's and need not move: the rate-limit cache (counters that
-# expire), the SQLite-only unlock row of the audit log, Django's own migration record (the
-# target's migrate writes it), and the SQLite FTS5 index (moved as text, see _copy_search).
+# expire), the SQLite-only unlock row of the audit log, the structure generation (the
+# target's triggers set it as the rows arrive), Django's own migration record (the target's
+# migrate writes it), and the SQLite FTS5 index (moved as text, see _copy_search).
 NOT_MOVED = {
     "folio_limits_cache": "a cache of rate-limit counters, rebuilt as requests come",
     "folio_audit_maintenance": "SQLite's unlock row for `folio flush`, empty between runs",
+    "folio_structure_generation": "a marker its triggers change with each structure write",
     "django_migrations": "written by the target's own migrations",
 }
 

@@ -7,14 +7,16 @@ channels: rows are fetched in bulk and everything else is worked out in Python.
 """
 
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import Prefetch, Q, prefetch_related_objects
+from django.db.models import Prefetch, prefetch_related_objects
 
 from folio.accounts.services import require
 from folio.assets.models import Asset
 from folio.assets.previews import preview_states
 from folio.assets.rights import is_publishable
+from folio.catalog import cache as structure_cache
 from folio.catalog import services as catalog
 from folio.catalog.models import (
     Attribute,
@@ -57,21 +59,65 @@ def resolve_sku(text: str, *, limit: int = FIND_LIMIT) -> list[str]:
 # --- formatting values for people ------------------------------------------------------------
 
 
-def load_attributes(codes, *, family_id=None, option_codes=None) -> dict[str, Attribute]:
+def load_attributes(
+    codes, *, family_id=None, option_codes=None, structure: "Structure | None" = None
+) -> dict[str, Attribute]:
     """The attributes named, and every attribute of family `family_id` when given, with
-    group, measurement family and option labels (attach_option_labels): two queries.
-    option_codes: only the options with these codes (the ones values hold), for pages that
-    show values and offer no choice; None: every option."""
-    wanted = Q(code__in=set(codes))
+    group, measurement family and option labels (attach_option_labels). The attributes come
+    from the process's copy of the structure (`structure`, else current_structure()), the
+    options from one query. option_codes: only the options with these codes (the ones values
+    hold), for pages that show values and offer no choice; None: every option."""
+    structure = structure or current_structure()
+    wanted = set(codes)
     if family_id is not None:
-        members = Family.attributes.through.objects.filter(family_id=family_id)
-        wanted |= Q(pk__in=members.values("attribute_id"))
+        wanted.update(structure.families.get(family_id, ()))
     attributes = {
-        a.code: a
-        for a in Attribute.objects.filter(wanted).select_related("group", "measurement_family")
+        code: _own_copy(structure.attributes[code])
+        for code in wanted
+        if code in structure.attributes
     }
     attach_option_labels(attributes.values(), option_codes=option_codes)
     return attributes
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What pages of product facts read whatever the product. Shared by the threads of a
+    process (folio.catalog.cache): read it, never change it."""
+
+    attributes: dict[str, Attribute]  # every attribute by code, group and units loaded
+    families: dict[int, list[str]]  # family id → its attributes' codes
+    channels: list[Channel]  # by code, image slots and their presets loaded
+
+
+def current_structure() -> Structure:
+    """The process's copy of the Structure: one statement while the structure is unchanged."""
+    return structure_cache.structure("product pages", _load_structure)
+
+
+def _load_structure() -> Structure:
+    from folio.renditions.models import ImageSlot
+
+    attributes = {
+        a.code: a for a in Attribute.objects.select_related("group", "measurement_family")
+    }
+    codes = {a.pk: a.code for a in attributes.values()}
+    families: dict[int, list[str]] = defaultdict(list)
+    members = Family.attributes.through.objects.values_list("family_id", "attribute_id")
+    for family_id, attribute_id in members.iterator(chunk_size=10_000):
+        if attribute_id in codes:  # not one created between the two statements
+            families[family_id].append(codes[attribute_id])
+    slots = Prefetch("image_slots", queryset=ImageSlot.objects.select_related("preset"))
+    channels = list(Channel.objects.prefetch_related(slots).order_by("code"))
+    return Structure(attributes=attributes, families=dict(families), channels=channels)
+
+
+def _own_copy(attribute: Attribute) -> Attribute:
+    """A copy of a shared attribute that this request may give option labels to. Shallow:
+    its group and measurement family stay shared, and are only read."""
+    own = Attribute.__new__(Attribute)
+    own.__dict__ = dict(attribute.__dict__)
+    return own
 
 
 def attach_option_labels(attributes, *, option_codes=None) -> None:
@@ -298,13 +344,24 @@ def links_detail(product: Product, *, channels: list[Channel], locale=None, chan
 # --- facts --------------------------------------------------------------------------------------
 
 
-def facts(product: Product, resolved: dict, origins: dict, *, channel=None, locale=None):
+def facts(
+    product: Product,
+    resolved: dict,
+    origins: dict,
+    *,
+    channel=None,
+    locale=None,
+    structure: Structure | None = None,
+):
     """Attribute groups in order, each with its attributes: label, type, origin ("self" or the
     product model's code; None when unset) and the values that apply, formatted."""
     # A family's select attributes carry hundreds of options; the page names only the ones
     # its values hold (the options' rows were most of a page's work at 1M products).
     attributes = load_attributes(
-        resolved, family_id=product.family_id, option_codes=option_codes_in(resolved)
+        resolved,
+        family_id=product.family_id,
+        option_codes=option_codes_in(resolved),
+        structure=structure,
     )
     groups: dict[str, dict] = {}
     ordered = sorted(
@@ -391,10 +448,8 @@ def sku360(sku: str, *, user, channel: str | None = None, locale: str | None = N
     product = Product.objects.select_related("family", "parent__parent").filter(sku=sku).first()
     if product is None:
         raise NotFound(f"no product with SKU {sku!r}", details={"sku": sku})
-    from folio.renditions.models import ImageSlot
-
-    slots = Prefetch("image_slots", queryset=ImageSlot.objects.select_related("preset"))
-    channels = list(Channel.objects.prefetch_related(slots).order_by("code"))
+    structure = current_structure()
+    channels = structure.channels
     if channel is not None:
         if channel not in {c.code for c in channels}:
             raise NotFound(f"no channel {channel!r}", details={"channel": channel})
@@ -420,7 +475,9 @@ def sku360(sku: str, *, user, channel: str | None = None, locale: str | None = N
             "updated_at": product.updated_at,
         },
         "context": {"channel": channel, "locale": locale},
-        "facts": facts(product, resolved, origins, channel=channel, locale=locale),
+        "facts": facts(
+            product, resolved, origins, channel=channel, locale=locale, structure=structure
+        ),
         "completeness": completeness,
         "links": links_detail(product, channels=channels, locale=locale, channel=channel),
         "history": _history(product),
