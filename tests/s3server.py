@@ -97,7 +97,22 @@ class _Server:
         master, volume, filer, s3 = _free_ports(4)
         self.log_path = folder / "weed.log"
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
+        try:
+            self.proc = self._start(folder, config, master, volume, filer, s3)
+        except BaseException:
+            self.log.close()
+            raise
+        self.endpoint = f"http://127.0.0.1:{s3}"
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=ACCESS,
+            aws_secret_access_key=SECRET,
+            region_name="us-east-1",
+        )
+
+    def _start(self, folder: Path, config: Path, master, volume, filer, s3):
+        return subprocess.Popen(
             [
                 str(WEED if WEED.exists() else shutil.which("weed")),
                 "server",
@@ -119,14 +134,6 @@ class _Server:
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
-        )
-        self.endpoint = f"http://127.0.0.1:{s3}"
-        self.client = boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=ACCESS,
-            aws_secret_access_key=SECRET,
-            region_name="us-east-1",
         )
 
     def wait_ready(self) -> bool:
