@@ -1,9 +1,9 @@
 """Per-process copies of the catalog structure that pages read on every request.
 
 An SKU 360 page reads the channels with their image slots and presets, and the attributes
-with their groups and units, whatever the product: at 1M products those statements were a
-quarter of its time. Here they are read once per process and kept while the structure
-generation stays the same.
+with their groups and units, whatever the product: at 1M products on PostgreSQL, reading
+them for each page was a third of its time (docs/performance.md). Here they are read once
+per process and kept while the structure generation stays the same.
 
 The generation is one value in folio_structure_generation that database triggers change with
 every write to the tables a copy is made from (catalog migration 0008, renditions 0005):
