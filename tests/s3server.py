@@ -98,7 +98,29 @@ class _Server:
         self.log_path = folder / "weed.log"
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         try:
-            self.proc = self._start(folder, config, master, volume, filer, s3)
+            self.proc = subprocess.Popen(
+                [
+                    str(WEED if WEED.exists() else shutil.which("weed")),
+                    "server",
+                    f"-dir={folder}",
+                    "-ip=127.0.0.1",
+                    "-ip.bind=127.0.0.1",
+                    f"-master.port={master}",
+                    f"-volume.port={volume}",
+                    "-filer",
+                    f"-filer.port={filer}",
+                    "-s3",
+                    f"-s3.port={s3}",
+                    f"-s3.config={config}",
+                    # Off: their fixed default ports would clash between parallel test workers.
+                    "-s3.port.iceberg=0",
+                    "-s3.port.lance=0",
+                    "-volume.max=5",
+                    "-master.volumeSizeLimitMB=64",
+                ],
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+            )
         except BaseException:
             self.log.close()
             raise
@@ -109,31 +131,6 @@ class _Server:
             aws_access_key_id=ACCESS,
             aws_secret_access_key=SECRET,
             region_name="us-east-1",
-        )
-
-    def _start(self, folder: Path, config: Path, master, volume, filer, s3):
-        return subprocess.Popen(
-            [
-                str(WEED if WEED.exists() else shutil.which("weed")),
-                "server",
-                f"-dir={folder}",
-                "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1",
-                f"-master.port={master}",
-                f"-volume.port={volume}",
-                "-filer",
-                f"-filer.port={filer}",
-                "-s3",
-                f"-s3.port={s3}",
-                f"-s3.config={config}",
-                # Off: their fixed default ports would clash between parallel test workers.
-                "-s3.port.iceberg=0",
-                "-s3.port.lance=0",
-                "-volume.max=5",
-                "-master.volumeSizeLimitMB=64",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self) -> bool:

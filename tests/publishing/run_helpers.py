@@ -118,14 +118,22 @@ def test_formats(monkeypatch):
     register_test_formats(monkeypatch)
 
 
+PUBLIC_URL = "https://folio.example"
+
+
+def _publish_under(settings, tmp_path) -> Path:
+    """Publications under this test's tmp_path, links and images under PUBLIC_URL."""
+    settings.PUBLICATIONS_DIR = tmp_path / "publications"
+    settings.PUBLIC_URL = PUBLIC_URL
+    return settings.PUBLICATIONS_DIR
+
+
 @pytest.fixture
 def demo_catalog(demo_snapshot, settings, tmp_path, media, test_formats):
     """The demo (seeded once for the test module: tests.fixtures.demo), its files in this
     test's media folder, publications under this test's tmp_path, a public URL."""
     demo_snapshot.copy_files(settings)
-    settings.PUBLICATIONS_DIR = tmp_path / "publications"
-    settings.PUBLIC_URL = "https://folio.example"
-    return tmp_path / "publications"
+    return _publish_under(settings, tmp_path)
 
 
 @pytest.fixture
@@ -133,10 +141,9 @@ def own_demo_catalog(settings, tmp_path, media, test_formats):
     """demo_catalog seeded by the test itself, for modules that cannot share one seed: the
     seed must write to the test's own storage (S3), or the module has other database tests
     that must not see the demo."""
-    settings.PUBLICATIONS_DIR = tmp_path / "publications"
-    settings.PUBLIC_URL = "https://folio.example"
+    folder = _publish_under(settings, tmp_path)
     demo.seed(io.StringIO())
-    return tmp_path / "publications"
+    return folder
 
 
 def make_feed(

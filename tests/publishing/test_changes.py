@@ -28,6 +28,7 @@ from folio.publishing.models import Feed, Listing, Publication
 from folio.renditions.models import Rendition
 from tests.assets.conftest import media  # noqa: F401 - the fixture
 from tests.publishing.run_helpers import (  # noqa: F401 - fixtures
+    PUBLIC_URL,
     demo_catalog,
     make_feed,
     register_test_formats,
@@ -69,7 +70,7 @@ def published_base(demo_snapshot, django_db_blocker, tmp_path_factory):
             MEDIA_ROOT=str(files),
             UPLOAD_DIR=demo_snapshot.uploads,
             PUBLICATIONS_DIR=publications,
-            PUBLIC_URL="https://folio.example",
+            PUBLIC_URL=PUBLIC_URL,
         ),
         pytest.MonkeyPatch.context() as patch,
     ):
