@@ -54,6 +54,7 @@ def structure(name: str, load: Callable[[], object], *, using: str = "default"):
 
 
 def forget() -> None:
-    """Drop every copy (tests that swap databases under one name)."""
+    """Drop every copy: the next read of each makes it again (for tests that need the
+    first read of a process)."""
     with _lock:
         _copies.clear()
