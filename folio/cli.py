@@ -11,7 +11,15 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 
+from django.core.checks import Tags
 from django.core.management.base import BaseCommand, CommandError
+
+# The system checks a command runs before it starts: all but the URL checks. Those import
+# the whole web site and REST API to validate the URL configuration, about half of a
+# command's start, for pages the command never serves. `folio serve`,
+# `folio check` and `folio migrate` still run them.
+COMMAND_CHECKS = [tag for name, tag in vars(Tags).items() if not name.startswith("_")]
+COMMAND_CHECKS.remove(Tags.urls)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,6 +64,7 @@ class FolioCommand(BaseCommand):
     """
 
     permissions: dict[str, str | tuple[str, ...]] = {}
+    requires_system_checks = COMMAND_CHECKS
 
     def required_permissions(self, options) -> tuple[str, ...]:
         needed = self.permissions.get(options.get("action") or "", ())

@@ -158,3 +158,26 @@ def test_script_configuration_error_is_one_line(script_env):
     result = folio(env, "user", "list")
     assert result.returncode == 2
     assert_one_line_error(result, "folio: configuration error: FOLIO_DATABASE_URL must be")
+
+
+def test_commands_start_without_loading_the_web_site(script_env):
+    """A command runs the system checks but the URL ones, which would import every page and
+    the whole REST API (half of a command's start) for nothing it serves."""
+    code = (
+        "import sys; from folio.cli import main; main(['folio', 'user', 'list']); "
+        "print(sorted(m for m in sys.modules if m in ('folio.api', 'folio.urls')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=script_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    # `folio check` still checks them: a URL mistake is found there.
+    checked = folio(script_env, "check", "--tag", "urls")
+    assert checked.returncode == 0 and "no issues" in checked.stdout, checked.stderr

@@ -101,9 +101,10 @@ def test_deleting_a_user_or_token_keeps_their_entries_untouched(make_user):
     assert AuditEntry.objects.get(pk=created.pk).object_id == str(token.pk)
 
 
-def test_flush_empties_the_log_too(db):
+@pytest.mark.parametrize("options", [{}, {"reset_sequences": False}], ids=["cli", "tests"])
+def test_flush_empties_the_log_too(db, options):
     audit.record("test.thing")
-    call_command("flush", interactive=False, verbosity=0)
+    call_command("flush", interactive=False, verbosity=0, **options)
     assert AuditEntry.objects.count() == 0
     # ...and the log is locked again afterwards.
     entry = audit.record("test.after")

@@ -20,6 +20,7 @@ from folio.cli import FolioCommand
 
 class Command(FolioCommand):
     help = "Migrate, seed an empty database, then serve Folio with its worker and scheduler."
+    requires_system_checks = "__all__"  # it serves the URLs the other commands do not check
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default=settings.BIND, help="address:port to serve on")
