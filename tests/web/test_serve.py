@@ -105,7 +105,9 @@ def test_serve_starts_answers_and_stops_cleanly(tmp_path):
             except OSError:
                 return None
 
-        assert wait_until(health, timeout=60, interval=0.2, what="folio serve")["status"] == "ok"
+        # A first start migrates, collects static files and seeds the demo: over a minute on
+        # a loaded 2-CPU machine (the migrations alone take 15–40 s there).
+        assert wait_until(health, timeout=150, interval=0.2, what="folio serve")["status"] == "ok"
 
         plain = urllib.request.build_opener(NoRedirect)
         with urllib.request.urlopen(f"{base}/login/", timeout=5) as r:  # noqa: S310
