@@ -16,8 +16,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 # The system checks a command runs before it starts: all but the URL checks. Those import
 # the whole web site and REST API to validate the URL configuration, about half of a
-# command's start, for pages the command never serves. `folio serve`,
-# `folio check` and `folio migrate` still run them.
+# command's start, for pages the command never serves. `folio serve`, `folio check` and
+# `folio migrate` still run them.
 COMMAND_CHECKS = [tag for name, tag in vars(Tags).items() if not name.startswith("_")]
 COMMAND_CHECKS.remove(Tags.urls)
 
