@@ -81,8 +81,12 @@ def script_env(tmp_path_factory):
 
 
 def folio(env, *args, input=None):
+    return run([str(FOLIO), *args], env, input=input)
+
+
+def run(command: list[str], env, *, input=None):
     return subprocess.run(
-        [str(FOLIO), *args],
+        command,
         cwd=REPO,
         env=env,
         input=input,
@@ -167,15 +171,7 @@ def test_commands_start_without_loading_the_web_site(script_env):
         "import sys; from folio.cli import main; main(['folio', 'user', 'list']); "
         "print(sorted(m for m in sys.modules if m in ('folio.api', 'folio.urls')))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        env=script_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run([sys.executable, "-c", code], script_env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
     # `folio check` still checks them: a URL mistake is found there.
