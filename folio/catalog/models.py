@@ -26,7 +26,7 @@ class CodeField(models.CharField):
 
 
 class DocumentField(models.JSONField):
-    """A JSON document inserted many rows at a time (product values, history).
+    """A JSON document inserted many rows at a time (product values).
 
     On PostgreSQL, Django's bulk_create sends many rows as one array per column (INSERT …
     SELECT FROM UNNEST), and with client-side parameter binding psycopg escapes each quote of

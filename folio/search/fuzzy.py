@@ -148,11 +148,12 @@ def add_terms(cursor, terms: set[str]) -> None:
     new = [t for t in ordered if t not in known]
     if not new:
         return
-    cursor.executemany(
-        "INSERT INTO search_term (term) VALUES (%s) ON CONFLICT DO NOTHING", [(t,) for t in new]
-    )
-    cursor.executemany(
-        "INSERT INTO search_termvariant (variant, term) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+    backend = backends.current()
+    backend.insert(cursor, "search_term", {"term": "text"}, [(t,) for t in new])
+    backend.insert(
+        cursor,
+        "search_termvariant",
+        {"variant": "text", "term": "text"},
         [(v, t) for t in new for v in sorted(variants(t))],
     )
 

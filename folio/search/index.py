@@ -230,7 +230,7 @@ def _write_batch(cursor, backend, batch: list[Prepared]) -> None:
             "DELETE FROM search_identifier WHERE entry_id = %s", [(i,) for i in old_ids]
         )
         cursor.executemany(VARIANT_DELETE, [(i,) for i in old_ids])
-    cursor.executemany(backend.upsert_sql, [backend.upsert_params(p) for p in changed])
+    backend.upsert(cursor, changed)
     ids = {k: row[0] for k, row in existing.items()}
     created = [p for p in changed if (p.kind, p.key) not in existing]
     for kind, keys in _by_kind(created).items():
@@ -238,13 +238,16 @@ def _write_batch(cursor, backend, batch: list[Prepared]) -> None:
             ids[(kind, key)] = entry_id
     rows = [(ids[(p.kind, p.key)], p) for p in changed]
     backend.write_text(cursor, rows)
-    cursor.executemany(
-        "INSERT INTO search_identifier (value, entry_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+    backend.insert(
+        cursor,
+        "search_identifier",
+        {"value": "text", "entry_id": "bigint"},
         [(key, entry_id) for entry_id, p in rows for key in p.identifier_keys],
     )
-    cursor.executemany(
-        "INSERT INTO search_identifiervariant (variant, entry_id, key) VALUES (%s, %s, %s) "
-        "ON CONFLICT DO NOTHING",
+    backend.insert(
+        cursor,
+        "search_identifiervariant",
+        {"variant": "text", "entry_id": "bigint", "key": "text"},
         [row for entry_id, p in rows for row in fuzzy.rows_for(entry_id, p.identifier_keys)],
     )
     # The words of titles and texts join the vocabulary of typo-tolerant word search.

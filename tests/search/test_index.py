@@ -195,6 +195,28 @@ def test_a_document_given_twice_keeps_the_last(db):
     assert search("first").ids == []
 
 
+def test_texts_an_array_literal_must_quote_are_stored_as_given(db):
+    """On PostgreSQL the rows go in as one array per column: the word null, quotes,
+    backslashes, braces and commas must arrive as written, not as NULLs or split values."""
+    from folio.search.models import Entry, Identifier, IdentifierVariant
+
+    extra = {"note": 'say "hi", {x} back\\slash', "none": None}
+    title = 'null "quoted" back\\slash {braced}, comma'
+    index_documents(
+        [SearchDoc("product_model", 7, identifiers=["NULL-1", "null"], title=title, extra=extra)]
+    )
+    entry = Entry.objects.get(kind="product_model", ref_id="7")
+    assert entry.extra == extra
+    assert set(Identifier.objects.filter(entry=entry).values_list("value", flat=True)) == {
+        "null1",
+        "null",
+    }
+    keys = set(IdentifierVariant.objects.filter(entry=entry).values_list("key", flat=True))
+    assert keys == {"null1", "null"}
+    assert search("braced", kinds=["product_model"]).ids == [7]
+    assert search("NULL-1", kinds=["product_model"]).ids == [7]
+
+
 def test_remove_documents(catalog):
     gone = [catalog["WB-750-SS"], catalog["WB-750-BK"]]
     remove_documents("product", [*gone, 999_999])
