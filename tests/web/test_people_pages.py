@@ -217,7 +217,7 @@ def test_a_token_is_shown_once_and_works_with_its_permissions(client_for, users,
     # Never shown again, nor kept anywhere a page or the log would show it.
     again = viewer.get("/account/").content.decode()
     assert text not in again and "catalog reader" in again and f"folio_{token.key_id}_" in again
-    secret = text.rsplit("_", 1)[1]
+    secret = text.removeprefix(f"folio_{token.key_id}_")  # the secret itself may hold "_"
     assert not AuditEntry.objects.filter(summary__contains=secret).exists()
     assert all(secret not in str(e.changes) for e in AuditEntry.objects.all())
 
