@@ -8,7 +8,6 @@ channels: rows are fetched in bulk and everything else is worked out in Python.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 from django.db.models import Prefetch, prefetch_related_objects
 
@@ -29,6 +28,7 @@ from folio.catalog.models import (
 )
 from folio.errors import NotFound
 from folio.search import index as search_index
+from folio.words import amount, money
 
 HISTORY_LIMIT = 10
 CODE_MAX = AttributeOption._meta.get_field("code").max_length
@@ -160,17 +160,8 @@ def _option_label(attribute: Attribute, code, locale: str | None) -> str:
     return labels.get(locale or "", "") or labels.get("en_US", "") or code
 
 
-def _number(value) -> str:
-    try:
-        d = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return str(value)
-    # "750.000" and "750" are the same amount; people read the short form.
-    return format(d.normalize(), "f") if d == d.to_integral() else format(d, "f")
-
-
 def format_value(attribute: Attribute | None, data, locale: str | None = None) -> str:
-    """One value as people read it: "750 ml", "799.00 USD, 749 EUR", "Blue", "yes".
+    """One value as people of `locale` read it: "1,5 l", "$799.00, €749.00", "Blue", "yes".
     `attribute` comes from load_attributes (options are named by attach_option_labels)."""
     if data is None or data == "" or data == []:
         return ""
@@ -180,9 +171,9 @@ def format_value(attribute: Attribute | None, data, locale: str | None = None) -
         unit = data.get("unit", "")
         units = (attribute.measurement_family.units or {}) if attribute.measurement_family else {}
         symbol = (units.get(unit) or {}).get("symbol", unit)
-        return f"{_number(data.get('amount'))} {symbol}".strip()
+        return f"{amount(data.get('amount'), locale)} {symbol}".strip()
     if kind == T.PRICE and isinstance(data, list):
-        return ", ".join(f"{p.get('amount')} {p.get('currency')}" for p in data)
+        return ", ".join(money(p.get("amount"), p.get("currency"), locale) for p in data)
     if kind == T.BOOLEAN:
         return "yes" if data is True else "no" if data is False else str(data)
     if kind == T.SELECT:

@@ -56,6 +56,7 @@ from folio.errors import InvalidInput
 from folio.linking.completeness import missing_code
 from folio.linking.models import ROLES, Link, MediaRequirement
 from folio.linking.sku360 import attach_option_labels, format_value
+from folio.publishing.feeds import effective_currency
 from folio.publishing.formats.base import Format, Image, Item
 from folio.renditions import delivery, operations
 from folio.renditions import presets as preset_service
@@ -216,13 +217,6 @@ class Structure:
         return filename, held is None
 
 
-def currency_of(feed) -> str:
-    if feed.currency:
-        return feed.currency
-    first = feed.channel.currencies.order_by("code").values_list("code", flat=True).first()
-    return first or ""
-
-
 def load(feed, fmt: Format, *, at=None) -> Structure:
     at = at or timezone.now()
     channel = feed.channel
@@ -265,7 +259,7 @@ def load(feed, fmt: Format, *, at=None) -> Structure:
         feed=feed,
         fmt=fmt,
         channel=channel,
-        currency=currency_of(feed),
+        currency=effective_currency(feed),
         at=at,
         attributes=attributes,
         gtin=gtin,

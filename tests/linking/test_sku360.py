@@ -177,6 +177,18 @@ def test_360_reads_only_the_options_its_values_hold(linked, people):
     assert sku360.format_value(color, resolved["color"][0]["data"], "en_US") == "Blue"
 
 
+def test_prices_and_measurements_read_as_the_locale_writes_them(catalog):
+    attributes = sku360.load_attributes({"price", "capacity"})
+    price = [{"amount": "799.00", "currency": "USD"}, {"amount": "749", "currency": "EUR"}]
+    show = sku360.format_value
+    assert show(attributes["price"], price, "en_US") == "$799.00, €749.00"
+    assert show(attributes["price"], price, "de_DE") == "799,00\xa0$, 749,00\xa0€"
+    assert show(attributes["price"], price, None) == "799.00 USD, 749 EUR"  # no locale chosen
+    litres = {"amount": "1500.50", "unit": "ml"}
+    assert show(attributes["capacity"], litres, "en_US") == "1,500.5 ml"
+    assert show(attributes["capacity"], litres, "de_DE") == "1.500,5 ml"
+
+
 def test_360_completeness_names_what_is_missing(linked, people):
     data = sku360.sku360(
         "WB-750-SS-BLUE", user=people["viewer"], channel="ecommerce", locale="de_DE"

@@ -28,7 +28,7 @@ import logging
 import re
 import shutil
 from collections.abc import Iterable, Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -45,6 +45,7 @@ from folio.publishing.formats.generic import (
     plain_text,
     words,
 )
+from folio.words import money
 
 log = logging.getLogger("folio.publishing")
 # fpdf2 subsets the embedded font through fontTools, which logs every step at INFO: one
@@ -100,16 +101,10 @@ def _convert(storage_name: str, max_px: int) -> bytes | None:
 
 
 def _money(price: Any, locale: str) -> str:
-    """A price as people of the locale write it: "24.90 USD", "24,90 EUR"."""
+    """A price as people of the locale write it: "$24.90" (en_US), "24,90 €" (de_DE)."""
     if not isinstance(price, dict) or price.get("amount") in (None, ""):
         return cell_text(price)
-    try:
-        amount = format(Decimal(str(price["amount"])).quantize(Decimal("0.01")), "f")
-    except InvalidOperation:
-        return cell_text(price)
-    if locale.split("_")[0] in ("de", "fr", "es", "it", "nl", "pt"):
-        amount = amount.replace(".", ",")
-    return f"{amount} {price.get('currency', '')}".strip()
+    return money(price["amount"], price.get("currency", ""), locale)
 
 
 def sheet_data(item: Item) -> dict[str, Any]:
