@@ -272,6 +272,43 @@ def test_a_preset_in_use_is_not_deleted_and_a_stale_delete_is_refused(media_setu
     assert stale.status_code == 409 and Preset.objects.filter(code="shop-main").exists()
 
 
+def test_re_render_now_remakes_what_an_older_spec_made(media_setup, client_for, settings, tmp_path):
+    from folio.jobs.models import Job
+    from folio.jobs.services import execute
+    from folio.renditions import cache, jobs
+    from folio.renditions.models import Rendition
+    from tests.renditions._support import add, product_jpeg
+
+    def run_jobs():  # what the worker does, in this test's transaction
+        for queued in Job.objects.filter(status=Job.Status.QUEUED).order_by("created_at"):
+            execute(str(queued.pk), "test-worker")
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    asset = add(product_jpeg(seed=5), "shot.jpg")
+    old = cache.rendition_for(asset, "shop-main")
+    run_jobs()
+    # A new spec whose automatic re-render never ran (as when its job was lost with a worker)
+    Preset.objects.filter(code="shop-main").update(spec={**SPEC, "quality": 60}, version=2)
+    preset = presets.get_preset("shop-main")
+
+    viewer = client_for("viewer")
+    assert "Re-render now" not in html(viewer.get("/media-settings/presets/shop-main/"))
+    refused = viewer.post("/media-settings/presets/shop-main/", {"action": "rerender"})
+    assert refused.status_code == 403 and not Job.objects.filter(kind__contains="rerender")
+
+    ada = client_for("asset_manager")
+    page = html(ada.post("/media-settings/presets/shop-main/", {"action": "rerender"}))
+    job = Job.objects.get(kind=jobs.rerender_preset.job_name)
+    assert f'id="job-{job.pk}"' in page and "Re-render preset shop-main" in page
+    run_jobs()  # the re-render, then the render job it started
+    run_jobs()
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.result["sources"] == 1, job.message
+    remade = Rendition.objects.exclude(pk=old.pk).get(preset=preset)
+    assert remade.status == "ready" and remade.spec_hash == presets.spec_hashes(preset)[""]
+    assert remade.source_sha256 == old.source_sha256 == asset.current_version.blob_id
+
+
 # --- image slots ------------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from folio.publishing import webhooks
 from folio.publishing.events import EVENTS
 from folio.publishing.models import Webhook, WebhookDelivery
 from folio.renditions import presets
+from folio.renditions.jobs import start_rerender
 from folio.renditions.models import ImageSlot, Preset
 from folio.web import nav
 from folio.web.views.base import (
@@ -273,10 +274,16 @@ def preset_detail(request, code: str):
     form = None
     status = 200
     version = preset.version
+    job = None
     if request.method == "POST":
         action = request.POST.get("action") or "save"
         posted = posted_version(request.POST.get("version"))
-        if action == "delete":
+        if action == "rerender":
+            # Saving a changed spec starts this by itself; the button is for a run that
+            # failed or was skipped (the worker was down, a source was unreadable then).
+            require(request.user, "renditions.change_preset")
+            job = start_rerender(preset, user=request.user)
+        elif action == "delete":
             require(request.user, "renditions.delete_preset")
             try:
                 presets.delete_preset(code, expected_version=posted)
@@ -324,6 +331,7 @@ def preset_detail(request, code: str):
         },
         can_edit=request.user.has_perm("renditions.change_preset"),
         can_delete=request.user.has_perm("renditions.delete_preset"),
+        job=job,
         **_preset_choices(),
     )
     return render(request, "web/media_settings/preset.html", context, status=status)
