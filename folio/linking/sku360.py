@@ -161,7 +161,7 @@ def _option_label(attribute: Attribute, code, locale: str | None) -> str:
 
 
 def format_value(attribute: Attribute | None, data, locale: str | None = None) -> str:
-    """One value as people of `locale` read it: "1,5 l", "$799.00, €749.00", "Blue", "yes".
+    """One value as people of `locale` read it: "1,5 l", "$799.00 · €749.00", "Blue", "yes".
     `attribute` comes from load_attributes (options are named by attach_option_labels)."""
     if data is None or data == "" or data == []:
         return ""
@@ -173,7 +173,10 @@ def format_value(attribute: Attribute | None, data, locale: str | None = None) -
         symbol = (units.get(unit) or {}).get("symbol", unit)
         return f"{amount(data.get('amount'), locale)} {symbol}".strip()
     if kind == T.PRICE and isinstance(data, list):
-        return ", ".join(money(p.get("amount"), p.get("currency"), locale) for p in data)
+        # Without a locale: "24.90 USD, 22 EUR", as bulk edits and the CLI take prices. In a
+        # locale's form not ", ": a comma is the decimal mark of many ("22,90 €, 24,90 $").
+        separator = " · " if locale else ", "
+        return separator.join(money(p.get("amount"), p.get("currency"), locale) for p in data)
     if kind == T.BOOLEAN:
         return "yes" if data is True else "no" if data is False else str(data)
     if kind == T.SELECT:

@@ -181,8 +181,8 @@ def test_prices_and_measurements_read_as_the_locale_writes_them(catalog):
     attributes = sku360.load_attributes({"price", "capacity"})
     price = [{"amount": "799.00", "currency": "USD"}, {"amount": "749", "currency": "EUR"}]
     show = sku360.format_value
-    assert show(attributes["price"], price, "en_US") == "$799.00, €749.00"
-    assert show(attributes["price"], price, "de_DE") == "799,00\xa0$, 749,00\xa0€"
+    assert show(attributes["price"], price, "en_US") == "$799.00 · €749.00"
+    assert show(attributes["price"], price, "de_DE") == "799,00\xa0$ · 749,00\xa0€"
     assert show(attributes["price"], price, None) == "799.00 USD, 749 EUR"  # no locale chosen
     litres = {"amount": "1500.50", "unit": "ml"}
     assert show(attributes["capacity"], litres, "en_US") == "1,500.5 ml"
