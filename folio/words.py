@@ -38,27 +38,39 @@ def _decimal(value) -> Decimal | None:
     return d.quantize(Decimal(1)) if d == d.to_integral() else d.normalize()
 
 
-def amount(value, locale: str | None = None) -> str:
-    """A number as `locale` writes it, in its shortest exact form: "1,500.25" (en_US),
-    "1.500,25" (de_DE); "1500.25" without a locale CLDR knows. What is not a number comes
-    back as given."""
-    d = _decimal(value)
+# A feed formats the values of every product it lists, and catalogs repeat their prices and
+# sizes: Babel's formatting (6–12 µs a call) is done once per distinct value.
+@functools.lru_cache(maxsize=4096)
+def _amount(text: str, locale: str | None) -> str:
+    d = _decimal(text)
     if d is None:
-        return str(value)
+        return text
     loc = _babel_locale(locale)
     if loc is None:
         return format(d, "f")
     return format_decimal(d, locale=loc, decimal_quantization=False)
 
 
+@functools.lru_cache(maxsize=4096)
+def _money(text: str, currency: str, locale: str | None) -> str:
+    d = _decimal(text)
+    loc = _babel_locale(locale)
+    if d is None or loc is None:
+        return f"{text} {currency}".strip()
+    if not currency:
+        return format_decimal(d, locale=loc, decimal_quantization=False)
+    return format_currency(d, currency, locale=loc, decimal_quantization=False)
+
+
+def amount(value, locale: str | None = None) -> str:
+    """A number as `locale` writes it, in its shortest exact form: "1,500.25" (en_US),
+    "1.500,25" (de_DE); "1500.25" without a locale CLDR knows. What is not a number comes
+    back as given."""
+    return _amount(str(value), locale)
+
+
 def money(value, currency: str, locale: str | None = None) -> str:
     """A price as `locale` writes it: "$24.90" (en_US), "24,90 €" (de_DE), with at least the
     currency's minor digits and every one given. Without a locale CLDR knows, or for what is
     not a number, the stored amount and the code: "24.90 EUR"."""
-    d = _decimal(value)
-    loc = _babel_locale(locale)
-    if d is None or loc is None:
-        return f"{value} {currency or ''}".strip()
-    if not currency:
-        return format_decimal(d, locale=loc, decimal_quantization=False)
-    return format_currency(d, currency, locale=loc, decimal_quantization=False)
+    return _money(str(value), currency or "", locale)
