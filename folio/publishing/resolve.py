@@ -843,7 +843,7 @@ class _Builder:
             locale=self.locale,
             currency=s.currency,
             fields=fields,
-            values=self._values(),
+            values=self._values() if s.fmt.reads_values else {},
             images=[],
             enabled=p.enabled,
             group=self.root.code if self.root else None,

@@ -96,6 +96,24 @@ def test_a_variant_inherits_values_and_images_from_its_models():
     assert skipped == {}
 
 
+def test_values_are_formatted_only_for_formats_that_write_them():
+    from folio.publishing.formats import get_format
+
+    sku = "WB-750-SS-BLACK"
+    ids = [Product.objects.get(sku=sku).pk]
+
+    def build_as(fmt: str, channel: str):
+        feed = make_feed(channel, f"test-{fmt}", fmt=fmt)
+        items, skipped = resolve.build_items(feed, get_format(fmt), ids, "en_US")
+        assert skipped == {}
+        return {i.sku: i for i in items}
+
+    google, csv = build_as("google-xml", "webshop"), build_as("csv", "webshop")
+    assert google[sku].values == {}  # Google writes its mapped fields only
+    assert google[sku].fields["title"] == "Stainless Steel Water Bottle"
+    assert csv[sku].values["capacity"]["value"] == "750 ml"
+
+
 def test_mapping_rules_constants_templates_specials_and_typed_values():
     feed = make_feed(
         mapping={

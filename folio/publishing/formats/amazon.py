@@ -207,6 +207,7 @@ def _identifier_type(gtin: str) -> str:
 
 class AmazonJson(Format):
     code = "amazon-json"
+    reads_values = False  # mapped fields only
     label = "Amazon JSON_LISTINGS_FEED v2.0"
     full_feed = False
     per_locale = True

@@ -57,7 +57,8 @@ class Item:
     # {"amount": Decimal, "currency": "USD"}; measurements as {"amount": Decimal, "unit": "ml"}.
     fields: dict[str, Any]
     # Every resolved value as people read it in this locale/channel: attribute code →
-    # {"label": "Capacity", "value": "750 ml", "data": raw data} (generic formats, PDF).
+    # {"label": "Capacity", "value": "750 ml", "data": raw data} (generic formats, PDF);
+    # empty for formats whose `reads_values` is False.
     values: dict[str, dict]
     images: list[Image]
     enabled: bool = True
@@ -142,6 +143,9 @@ class Format:
     # naming the attribute the mapping reads it from).
     required_fields: ClassVar[tuple[str, ...]] = ()
     max_images: ClassVar[int | None] = None
+    # Whether `write`/`fragment` read Item.values. Formats that write only their mapped
+    # fields say False and are spared formatting every value of every product.
+    reads_values: ClassVar[bool] = True
 
     def check(self, item: Item) -> list[Problem]:
         problems = []

@@ -250,6 +250,7 @@ def product_link(item: Item, ctx: Context) -> str:
 
 class _Google(Format):
     full_feed = True
+    reads_values = False  # mapped fields only
     per_locale = True
     # Google fetches every image from its URL: the release needs the files only when those
     # URLs point into it (a destination's public_base_url); runs.py reads this.

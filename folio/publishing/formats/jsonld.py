@@ -136,6 +136,7 @@ def script(node: dict) -> str:
 
 class JsonLd(Format):
     code = "jsonld"
+    reads_values = False  # mapped fields only
     label = "schema.org JSON-LD (web shop)"
     full_feed = True
     per_locale = True

@@ -127,6 +127,7 @@ def handle_of(item: Item) -> str:
 
 class ShopifyCsv(Format):
     code = "shopify-csv"
+    reads_values = False  # mapped fields only
     label = "Shopify product CSV"
     full_feed = True
     per_locale = True
