@@ -181,14 +181,22 @@ class Structure:
             ]
         return self._paths[k]
 
-    def filename(self, template: str, **values) -> str:
-        """operations.filename with the template read once per run (the same fields, the
-        same formatting, the same safe result, the same refusal of a missing value)."""
+    def _parts(self, template: str) -> list[tuple]:
         parts = self._templates.get(template)
         if parts is None:
             parts = list(string.Formatter().parse(template))
             operations.filename(template, **{n: 1 for _, n, _, _ in parts if n})  # checks it
             self._templates[template] = parts
+        return parts
+
+    def uses(self, template: str, name: str) -> bool:
+        """Whether a file name template has the placeholder `name`."""
+        return any(n == name for _, n, _, _ in self._parts(template))
+
+    def filename(self, template: str, **values) -> str:
+        """operations.filename with the template read once per run (the same fields, the
+        same formatting, the same safe result, the same refusal of a missing value)."""
+        parts = self._parts(template)
         missing = [n for _, n, _, _ in parts if n and values.get(n) in (None, "")]
         if missing:
             raise InvalidInput(
@@ -1227,6 +1235,9 @@ class _Builder:
         if self.s.feed.options.get("image_names") == "amazon":
             return self._amazon_name(slot.role, gtin or self.product.sku, ext)
         template = slot.filename_template or slot.preset.filename_template
+        # The title's slug only where the template asks for it: slugifying every image's
+        # title was ~5 % of a feed run whose templates name files by SKU or GTIN.
+        slug = self.s.slug(asset) if self.s.uses(template, "title_slug") else None
         try:
             return self.s.filename(
                 template,
@@ -1237,7 +1248,7 @@ class _Builder:
                 ext=ext,
                 locale=self.locale,
                 channel=self.s.channel.code,
-                title_slug=self.s.slug(asset),
+                title_slug=slug,
             )
         except InvalidInput as exc:
             self._add(reason("validation_failure", exc.message, field="image", role=slot.role))

@@ -268,6 +268,19 @@ def test_amazon_image_names_and_public_base_url():
     assert blue.images[1].url == "https://cdn.example/mp/images/4006381000765.PT01.jpg"
 
 
+def test_image_names_from_the_slot_template_with_and_without_the_title():
+    from folio.renditions.models import ImageSlot
+
+    slots = ImageSlot.objects.filter(channel__code="marketplace")
+    slots.update(filename_template="{title_slug}-{position}.{ext}")
+    items, _ = build(make_feed("marketplace", "mp"), ["WB-750-SS-BLUE"])
+    names = [i.filename for i in items["WB-750-SS-BLUE"].images]
+    assert names[0] == "water-bottle-750-ml-blue-front-1.jpg", names
+    slots.update(filename_template="{sku}_{role}_{position}.{ext}")
+    items, _ = build(make_feed("marketplace", "mp2"), ["WB-750-SS-BLUE"])
+    assert items["WB-750-SS-BLUE"].images[0].filename == "WB-750-SS-BLUE_main_1.jpg"
+
+
 def test_bulk_links_follow_links_for():
     """The run's one-query link resolution gives what linking.services.links_for gives,
     scoped links included."""
