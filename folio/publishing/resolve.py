@@ -329,7 +329,7 @@ def _version_key(s: Structure) -> str:
         feed.pk,
         feed.version,
         s.fmt.code,
-        getattr(s.fmt, "version", None),
+        s.fmt.version,
         s.channel.pk,
         s.channel.version,
         s.currency,

@@ -114,6 +114,14 @@ def test_values_are_formatted_only_for_formats_that_write_them():
     assert csv[sku].values["capacity"]["value"] == "750 ml"
 
 
+def test_a_new_format_version_changes_every_listing_key(monkeypatch):
+    # What a format writes for the same inputs changed: no listing keeps its old fragment.
+    feed = make_feed()
+    before = resolve.load(feed, Lines()).version_key
+    monkeypatch.setattr(Lines, "version", Lines.version + 1)
+    assert resolve.load(feed, Lines()).version_key != before
+
+
 def test_mapping_rules_constants_templates_specials_and_typed_values():
     feed = make_feed(
         mapping={

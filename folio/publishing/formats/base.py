@@ -146,6 +146,10 @@ class Format:
     # Whether `write`/`fragment` read Item.values. Formats that write only their mapped
     # fields say False and are spared formatting every value of every product.
     reads_values: ClassVar[bool] = True
+    # Part of every listing's run-wide key: raised when what formats write for the same
+    # inputs changes (2: prices and amounts in each locale's form, 2026-11-28), so the next
+    # incremental run rebuilds every listing rather than keep fragments written the old way.
+    version: ClassVar[int] = 2
 
     def check(self, item: Item) -> list[Problem]:
         problems = []
