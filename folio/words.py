@@ -58,7 +58,7 @@ def _money(text: str, currency: str, locale: str | None) -> str:
     if d is None or loc is None:
         return f"{text} {currency}".strip()
     if not currency:
-        return format_decimal(d, locale=loc, decimal_quantization=False)
+        return _amount(text, locale)
     return format_currency(d, currency, locale=loc, decimal_quantization=False)
 
 
