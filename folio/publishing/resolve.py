@@ -18,6 +18,8 @@ listing, from a handful of values_list queries and no value resolution or render
 comparing 100,000 products with their listings costs a fraction of publishing them.
 """
 
+import datetime
+import functools
 import hashlib
 import json
 import re
@@ -32,9 +34,7 @@ from urllib.parse import quote
 import nh3
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, TextField
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -45,16 +45,13 @@ from folio.catalog.models import (
     Attribute,
     Category,
     Channel,
-    Completeness,
     Family,
     FamilyVariantAttribute,
     Locale,
-    Product,
-    ProductModel,
 )
 from folio.errors import InvalidInput
 from folio.linking.completeness import missing_code
-from folio.linking.models import ROLES, Link, MediaRequirement
+from folio.linking.models import ROLES, MediaRequirement
 from folio.linking.sku360 import attach_option_labels, format_value
 from folio.publishing.feeds import effective_currency
 from folio.publishing.formats.base import Format, Image, Item
@@ -206,7 +203,12 @@ class Structure:
             )
         formatter = _FORMATTER
         text = "".join(
-            literal + (formatter.format_field(values[name], spec or "") if name else "")
+            literal
+            + (
+                (formatter.format_field(values[name], spec) if spec else str(values[name]))
+                if name
+                else ""
+            )
             for literal, name, spec, _ in parts
         )
         return operations.sanitise_filename(text)
@@ -381,20 +383,37 @@ def applicable_links(
     asset.
 
     `chains` maps each product to its models, nearest first."""
-    model_ids = {m for chain in chains.values() for m in chain}
-    rows = _links(list(chains), model_ids, roles, locale, channel_id).values_list(
-        "id",
-        "product_id",
-        "product_model_id",
-        "role",
-        "position",
-        "locale",
-        "channel_id",
-        "asset_id",
-    )
+    model_ids = sorted({m for chain in chains.values() for m in chain})
+    rows = _link_rows(list(chains), model_ids, roles, locale, channel_id, timezone.now())
+    return _by_level(chains, roles, rows)
+
+
+def _link_rows(product_ids, model_ids, roles, locale: str, channel_id: int, at) -> list[tuple]:
+    """The links of the products and of the models that apply to a locale and channel, each
+    with its asset's state (_LINKS_SQL's columns). The database is asked by owner only, one
+    query per kind of owner, so that each is served by the owner's index (asked for roles,
+    locales and channels too, a planner may prefer an index that reads every link); the few
+    others are dropped here."""
+    if not roles:
+        return []
+    moment = connection.ops.adapt_datetimefield_value(at)
+    wanted_roles, locales, channels = set(roles), {"", locale}, {None, channel_id}
+    rows = []
+    for column, owners in (("product_id", product_ids), ("product_model_id", model_ids)):
+        if owners:
+            rows += [
+                row
+                for row in _sql(_LINKS_SQL.format(owner=column), [moment, moment], owners)
+                if row[3] in wanted_roles and row[5] in locales and row[6] in channels
+            ]
+    return rows
+
+
+def _by_level(chains: dict[int, list[int]], roles, rows: list[tuple]) -> dict:
+    """applicable_links's choice from the link rows of the products and their models."""
     owned: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        owner = ("p", row[1]) if row[1] else ("m", row[2])
+        owner = ("p", row[0]) if row[0] else ("m", row[1])
         owned[owner][row[3]].append(row)
     out: dict[int, dict[str, list[int]]] = {}
     for pid, chain in chains.items():
@@ -410,45 +429,15 @@ def applicable_links(
     return out
 
 
-class _Links:
-    """The links of products and of product models that apply to a locale and channel.
-    The database is asked by owner only, one query per kind of owner, so that each is
-    served by the owner's index (asked for roles, locales and channels too, a planner may
-    prefer an index that reads every link); the few others are dropped here."""
-
-    def __init__(self, product_ids, model_ids, roles, locale, channel_id):
-        self.wanted = (set(roles), {"", locale}, {None, channel_id})
-        base = Link.objects.order_by("id")
-        self.parts = [base.filter(product_id__in=list(product_ids))]
-        if model_ids:
-            self.parts.append(base.filter(product_model_id__in=list(model_ids)))
-
-    def annotate(self, **kw):
-        self.parts = [q.annotate(**kw) for q in self.parts]
-        return self
-
-    def values_list(self, *fields):
-        roles, locales, channels = self.wanted
-        rows = []
-        for q in self.parts:
-            for *row, role, locale, channel in q.values_list(
-                *fields, "role", "locale", "channel_id"
-            ):
-                if role in roles and locale in locales and channel in channels:
-                    rows.append(tuple(row))
-        return rows
-
-
-_links = _Links
-
-
 def _ordered_assets(rows: list[tuple]) -> list[int]:
+    """Each asset once (a link scoped to the locale or channel beats the unscoped one), in
+    position order."""
     chosen: dict[int, tuple] = {}
     for row in rows:
         prev = chosen.get(row[7])
         if prev is None or ((row[5] or row[6]) and not (prev[5] or prev[6])):
             chosen[row[7]] = row
-    return [r[7] for r in sorted(chosen.values(), key=lambda r: (r[4], r[0]))]
+    return [r[7] for r in sorted(chosen.values(), key=lambda r: (r[4], r[2]))]
 
 
 # --- the rows of a batch ------------------------------------------------------------------------
@@ -531,78 +520,76 @@ class _Rendition:
         )
 
 
-RENDITION_FIELDS = (
-    "source_sha256",
-    "spec_hash",
-    "pk",
-    "status",
-    "blob_id",
-    "blob__storage_name",
-    "format",
-    "width",
-    "height",
-    "compliance__passed",
-    "needs_review",
-    "error",
-)
-
-
 class _Rows:
-    """Everything one batch of products needs to be built, each kind read with one
-    values_list query: products and their models, categories, completeness, links, assets
-    (with their licences) and renditions."""
+    """Everything one batch of products needs to be built, each kind read with one plain SQL
+    query (the batch's ids as parameters: no per-value preparation by the ORM): products
+    with their completeness, their models, categories, links with their assets' state,
+    assets with their licences, renditions. The same rows give each product's signature
+    (`signatures`), so a run reads them once."""
 
     def __init__(self, s: Structure, ids: list[int], locale: str, at):
-        self.s, self.locale, self.at = s, locale, at
+        self.s, self.ids, self.locale, self.at = s, ids, locale, at
         self.territory = delivery.territory_of(locale)
+        self.rendered = False  # whether building made a rendition (the rows are then stale)
+        rows = _sql(_PRODUCTS_SQL.format(values=', p."values"'), _product_params(s, locale), ids)
+        self.product_rows = [row[:-1] for row in rows]
         self.products = [
-            _Product(*row)
-            for row in Product.objects.filter(pk__in=ids)
-            .order_by("sku")
-            .values_list(
-                "pk",
-                "sku",
-                "version",
-                "enabled",
-                "family_id",
-                "parent_id",
-                "parent__parent_id",
-                "values",
-            )
+            _Product(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[7], _json(r[11]) or {})
+            for r in rows
         ]
+        self.completeness = {r[0]: (r[9], _json(r[10]) or []) for r in rows if r[9] is not None}
         chains = {p.pk: [m for m in (p.parent_id, p.grand_id) if m] for p in self.products}
-        model_ids = {m for chain in chains.values() for m in chain}
-        self.models = (
-            {
-                row[0]: _Model(*row)
-                for row in ProductModel.objects.filter(pk__in=model_ids).values_list(
-                    "pk", "code", "version", "family_variant_id", "values"
-                )
-            }
-            if model_ids
-            else {}
-        )
-        self.categories = _category_ids(chains)
-        self.completeness = {
-            pid: (ratio, missing)
-            for pid, ratio, missing in Completeness.objects.filter(
-                product_id__in=ids, channel=s.channel, locale__code=locale
-            ).values_list("product_id", "ratio", "missing")
+        model_ids = sorted({m for chain in chains.values() for m in chain})
+        self.models = {
+            r[0]: _Model(r[0], r[1], r[2], r[3], _json(r[4]) or {})
+            for r in _sql(_MODELS_SQL, [], model_ids)
         }
-        self.links = applicable_links(chains, s.roles, locale, s.channel.pk) if s.roles else {}
+        self.categories = _category_ids(chains)
+        self.link_rows = _link_rows(list(chains), model_ids, s.roles, locale, s.channel.pk, at)
+        self.links = _by_level(chains, s.roles, self.link_rows) if s.roles else {}
         asset_ids = {a for by_role in self.links.values() for x in by_role.values() for a in x}
         self.assets = _assets(s, asset_ids, locale)
-        shas = {a.blob for a in self.assets.values() if a.blob}
-        self.renditions = (
-            {
-                (row[0], row[1]): _Rendition(*row[2:])
-                for row in Rendition.objects.filter(
-                    source_sha256__in=shas, spec_hash__in=s.hashes(locale)
-                ).values_list(*RENDITION_FIELDS)
-            }
-            if shas
-            else {}
+        # the renditions of every linked file (signatures look at all levels' links)
+        self.rendition_rows = _rendition_rows(s, locale, {r[10] for r in self.link_rows})
+        self.renditions = {
+            (r[0], r[1]): _Rendition(
+                r[6], r[2], r[3], r[7] or "", r[8], r[9], r[10], _passed(r[11]), bool(r[4]), r[12]
+            )
+            for r in self.rendition_rows
+        }
+
+    def signatures(self) -> dict[int, str]:
+        """Each product's signature as things stand after the build (read again when the
+        build made renditions)."""
+        if self.rendered:
+            return _signature_batch(self.s, self.ids, self.locale, self.at)
+        return _signed(
+            self.s,
+            self.locale,
+            self.product_rows,
+            _media(self.s, self.locale, self.link_rows, self.rendition_rows),
         )
+
+
+def _json(value):
+    """A JSON column as read by plain SQL: text on SQLite and, through Django's loaders, on
+    PostgreSQL."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _when(value):
+    """A datetime column as read by plain SQL: aware, as the ORM gives it (SQLite's stored
+    text, or Django's converter of it, is naive UTC)."""
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    return value
+
+
+def _passed(value) -> bool | None:
+    """compliance→passed as each database's JSON operator gives it."""
+    return None if value is None else value in (True, 1, "true")
 
 
 def _assets(s: Structure, asset_ids: set[int], locale: str) -> dict[int, _Asset]:
@@ -610,40 +597,26 @@ def _assets(s: Structure, asset_ids: set[int], locale: str) -> dict[int, _Asset]
     title, the alt text in the locale."""
     if not asset_ids:
         return {}
+    asset_ids = sorted(asset_ids)
     licensed: dict[int, _Licensed] = defaultdict(_Licensed)
-    for aid, cid in Asset.channels.through.objects.filter(asset_id__in=asset_ids).values_list(
-        "asset_id", "channel_id"
-    ):
+    for aid, cid in _sql(_LICENCES_SQL, [], asset_ids):
         licensed[aid].append(s.channel_refs[cid])
     out = {}
-    # JSON read as text: most assets have no territories and no alt text to decode
-    for row in (
-        Asset.objects.filter(pk__in=asset_ids)
-        .annotate(
-            territories_text=Cast("territories", TextField()),
-            alt=KeyTextTransform(locale, "alt_text"),
-        )
-        .values_list(
-            "pk",
-            "version",
-            "status",
-            "current_version_id",
-            "external_id",
-            "valid_from",
-            "expires_at",
-            "type",
-            "current_version__blob_id",
-            "current_version__number",
-            "territories_text",
-            "title",
-            "alt",
-        )
-    ):
+    for row in _sql(_ASSETS_SQL, [], asset_ids):
+        # JSON decoded only where there is something: most assets have no territories
+        territories, alt = row[10], row[12]
         a = _Asset(
-            *row[:10], channels=licensed.get(row[0], _Licensed()), title=row[11], alt=row[12] or ""
+            *row[:5],
+            _when(row[5]),
+            _when(row[6]),
+            *row[7:10],
+            channels=licensed.get(row[0], _Licensed()),
+            title=row[11],
         )
-        if row[10] and row[10] not in ("[]", "null"):
-            a.territories = json.loads(row[10])
+        if territories and territories not in ("[]", "null"):
+            a.territories = _json(territories)
+        if alt and alt not in ("{}", "null"):
+            a.alt = (_json(alt) or {}).get(locale) or ""
         out[a.pk] = a
     return out
 
@@ -651,17 +624,13 @@ def _assets(s: Structure, asset_ids: set[int], locale: str) -> dict[int, _Asset]
 def _category_ids(chains: dict[int, list[int]]) -> dict[int, list[int]]:
     """Category ids of each product, its own and its models' (one query each)."""
     own = defaultdict(set)
-    for pid, cid in Product.categories.through.objects.filter(
-        product_id__in=list(chains)
-    ).values_list("product_id", "category_id"):
+    for pid, cid in _sql(_PRODUCT_CATEGORIES_SQL, [], list(chains)):
         own[pid].add(cid)
-    model_ids = {m for chain in chains.values() for m in chain}
     by_model = defaultdict(set)
-    if model_ids:
-        for mid, cid in ProductModel.categories.through.objects.filter(
-            productmodel_id__in=model_ids
-        ).values_list("productmodel_id", "category_id"):
-            by_model[mid].add(cid)
+    for mid, cid in _sql(
+        _MODEL_CATEGORIES_SQL, [], sorted({m for chain in chains.values() for m in chain})
+    ):
+        by_model[mid].add(cid)
     out = {}
     for pid, chain in chains.items():
         found = set(own.get(pid, ()))
@@ -704,9 +673,14 @@ def signatures(
 
 
 def _signature_batch(s: Structure, ids: list[int], locale: str, at) -> dict[int, str]:
-    products = _sql(_PRODUCTS_SQL, [s.channel.pk, s.locale_id(locale)], ids)
+    products = _sql(_PRODUCTS_SQL.format(values=""), _product_params(s, locale), ids)
     model_ids = sorted({m for row in products for m in (row[5], row[7]) if m})
-    owned = _link_states(s, [row[0] for row in products], model_ids, locale, at)
+    links = _link_rows([row[0] for row in products], model_ids, s.roles, locale, s.channel.pk, at)
+    renditions = _rendition_rows(s, locale, {row[10] for row in links})
+    return _signed(s, locale, products, _media(s, locale, links, renditions))
+
+
+def _signed(s: Structure, locale: str, products: list[tuple], owned: dict) -> dict[int, str]:
     out = {}
     key, sha256, empty = (s.version_key, locale), hashlib.sha256, ()
     for row in products:
@@ -719,51 +693,68 @@ def _signature_batch(s: Structure, ids: list[int], locale: str, at) -> dict[int,
     return out
 
 
-def _link_states(s: Structure, product_ids, model_ids, locale: str, at) -> dict[int, tuple]:
+def _media(s: Structure, locale: str, links: list[tuple], renditions: list[tuple]) -> dict:
     """{product id | -model id: the owner's applicable links, each with its asset's state
     and its renditions' states}."""
-    if not s.roles:
-        return {}
-    moment = connection.ops.adapt_datetimefield_value(at)
-    wanted_roles, locales, channels = set(s.roles), {"", locale}, {None, s.channel.pk}
-    rows = []
-    for column, owners in (("product_id", product_ids), ("product_model_id", model_ids)):
-        if owners:
-            rows += [
-                row
-                for row in _sql(_LINKS_SQL.format(owner=column), [moment, moment], owners)
-                if row[3] in wanted_roles and row[5] in locales and row[6] in channels
-            ]
     hashes = s.hashes(locale)
-    renditions: dict[str, dict] = defaultdict(dict)
-    shas = sorted({row[10] for row in rows if row[10]})
-    for start in range(0, len(shas), 4 * SIGNATURE_BATCH):
-        for sha, h, *state in _sql(
-            _RENDITIONS_SQL.format(hashes=", ".join(["%s"] * len(hashes))),
-            list(hashes),
-            shas[start : start + 4 * SIGNATURE_BATCH],
-        ):
-            renditions[sha][h] = tuple(state)
+    by_file: dict[str, dict] = defaultdict(dict)
+    for row in renditions:
+        by_file[row[0]][row[1]] = row[2:6]  # status, file, needs review, preset version
     none = (None,) * len(hashes)
-    made = {sha: tuple([by_hash.get(h) for h in hashes]) for sha, by_hash in renditions.items()}
+    made = {sha: tuple([by_hash.get(h) for h in hashes]) for sha, by_hash in by_file.items()}
     owned: dict[int, list] = defaultdict(list)
-    for row in rows:
+    for row in links:
         owned[row[0] or -row[1]].append((row, made.get(row[10], none)))
     return {owner: tuple(states) for owner, states in owned.items()}
 
 
-# Signatures read many rows for a small part of a run's work: plain SQL, with the batch's ids
-# as the last parameters, skips the ORM's per-value and per-row conversions (the values only
-# feed a hash, and each database returns them the same way every time).
+def _rendition_rows(s: Structure, locale: str, shas) -> list[tuple]:
+    """The renditions of these files through the presets the roles use (_RENDITIONS_SQL's
+    columns)."""
+    if not s.roles:
+        return []
+    hashes = s.hashes(locale)
+    shas = sorted(sha for sha in shas if sha)
+    sql = _RENDITIONS_SQL.format(
+        hashes=", ".join(["%s"] * len(hashes)),
+        passed="r.compliance ->> 'passed'"
+        if connection.vendor == "postgresql"
+        else "json_extract(r.compliance, '$.passed')",
+    )
+    rows = []
+    for start in range(0, len(shas), 4 * SIGNATURE_BATCH):
+        rows += _sql(sql, list(hashes), shas[start : start + 4 * SIGNATURE_BATCH])
+    return rows
+
+
+def _product_params(s: Structure, locale: str) -> list:
+    return [s.channel.pk, s.locale_id(locale)]
+
+
+# A batch reads many rows: plain SQL, with the batch's ids as the last parameters, skips the
+# ORM's per-value and per-row conversions. Signatures hash the rows as read (each database
+# returns them the same way every time), so their columns change only with Format.version.
 _PRODUCTS_SQL = """
 SELECT p.id, p.sku, p.version, p.enabled, p.family_id, p.parent_id, m.version, m.parent_id,
-       g.version, c.ratio, c.missing
+       g.version, c.ratio, c.missing{values}
 FROM catalog_product p
 LEFT JOIN catalog_productmodel m ON m.id = p.parent_id
 LEFT JOIN catalog_productmodel g ON g.id = m.parent_id
 LEFT JOIN catalog_completeness c
        ON c.product_id = p.id AND c.channel_id = %s AND c.locale_id = %s
-WHERE p.id IN ({ids})
+WHERE p.id IN ({{ids}})
+ORDER BY p.sku
+"""
+_MODELS_SQL = """
+SELECT id, code, version, family_variant_id, "values" FROM catalog_productmodel
+WHERE id IN ({ids})
+"""
+_PRODUCT_CATEGORIES_SQL = """
+SELECT product_id, category_id FROM catalog_product_categories WHERE product_id IN ({ids})
+"""
+_MODEL_CATEGORIES_SQL = """
+SELECT productmodel_id, category_id FROM catalog_productmodel_categories
+WHERE productmodel_id IN ({ids})
 """
 _LINKS_SQL = """
 SELECT l.product_id, l.product_model_id, l.id, l.role, l.position, l.locale, l.channel_id,
@@ -776,10 +767,22 @@ LEFT JOIN assets_assetversion v ON v.id = a.current_version_id
 WHERE l.{owner} IN ({{ids}})
 ORDER BY l.id
 """
+_ASSETS_SQL = """
+SELECT a.id, a.version, a.status, a.current_version_id, a.external_id, a.valid_from,
+       a.expires_at, a.type, v.blob_id, v.number, a.territories, a.title, a.alt_text
+FROM assets_asset a
+LEFT JOIN assets_assetversion v ON v.id = a.current_version_id
+WHERE a.id IN ({ids})
+"""
+_LICENCES_SQL = """
+SELECT asset_id, channel_id FROM assets_asset_channels WHERE asset_id IN ({ids})
+"""
 _RENDITIONS_SQL = """
-SELECT source_sha256, spec_hash, status, blob_id, needs_review, preset_version
-FROM renditions_rendition
-WHERE spec_hash IN ({hashes}) AND source_sha256 IN ({{ids}})
+SELECT r.source_sha256, r.spec_hash, r.status, r.blob_id, r.needs_review, r.preset_version,
+       r.id, b.storage_name, r.format, r.width, r.height, {passed}, r.error
+FROM renditions_rendition r
+LEFT JOIN assets_blob b ON b.sha256 = r.blob_id
+WHERE r.spec_hash IN ({hashes}) AND r.source_sha256 IN ({{ids}})
 """
 
 
@@ -817,7 +820,7 @@ def build_items(
                 skipped[product.sku] = reasons
             else:
                 items.append(item)
-        structure.signatures.update(_signature_batch(structure, batch, locale, at))
+        structure.signatures.update(rows.signatures())
     return items, skipped
 
 
@@ -837,6 +840,11 @@ class _Builder:
         self.claimed: list[str] = []  # file names this product took first in the release
         self.amazon_codes: list[str] = []
         self._cats: tuple[list[str], list[str]] | None = None
+
+    @functools.cached_property
+    def gtin(self):
+        """The product's GTIN, which names its images (once, not once per image)."""
+        return self.value(self.s.gtin) if self.s.gtin else None
 
     def build(self) -> tuple[Item | None, list[dict]]:
         p, s = self.product, self.s
@@ -895,7 +903,9 @@ class _Builder:
             text = nh3.clean(text, tags=set())
         return text
 
+    @functools.cached_property
     def title(self) -> str:
+        """The product's label in the locale (an image without alt text of its own has it)."""
         family = self.s.families.get(self.product.family_id)
         code = family.label_attribute.code if family and family.label_attribute_id else "name"
         return self.readable(code)
@@ -1199,6 +1209,7 @@ class _Builder:
         if row is None or row.status == Rendition.Status.PENDING:
             row = _Rendition.of(render_now(sha, spec_hash, spec, applied, preset))
             self.batch.renditions[(sha, spec_hash)] = row
+            self.batch.rendered = True
         return row, rendition_problem(row, asset, preset, role)
 
     def _image(self, slot: ImageSlot, asset: _Asset, rendition: _Rendition, position: int) -> Image:
@@ -1211,7 +1222,7 @@ class _Builder:
         if self.s.public_base_url:
             url = f"{self.s.public_base_url}/images/{quote(name)}"
         else:
-            url = delivery_url(asset, preset, self.locale, name)
+            url = delivery_url(asset, preset, self.locale, name, self.s.key(preset, self.locale)[2])
         return Image(
             role=slot.role,
             position=position,
@@ -1224,14 +1235,14 @@ class _Builder:
             width=rendition.width,
             height=rendition.height,
             format=rendition.format,
-            alt=asset.alt or self.title(),
+            alt=asset.alt or self.title,
         )
 
     def _filename(
         self, slot: ImageSlot, asset: _Asset, rendition: _Rendition, position: int
     ) -> str:
         ext = preset_service.EXTENSIONS.get(rendition.format, rendition.format) or "bin"
-        gtin = self.value(self.s.gtin) if self.s.gtin else None
+        gtin = self.gtin
         if self.s.feed.options.get("image_names") == "amazon":
             return self._amazon_name(slot.role, gtin or self.product.sku, ext)
         template = slot.filename_template or slot.preset.filename_template
@@ -1354,10 +1365,11 @@ def rendition_problem(row: _Rendition, asset: _Asset, preset: Preset, role: str)
     return None
 
 
-def delivery_url(asset: _Asset, preset: Preset, locale: str, filename: str) -> str:
+def delivery_url(asset: _Asset, preset: Preset, locale: str, filename: str, applied: str) -> str:
     """Folio's delivery address of the rendition (FOLIO_PUBLIC_URL based), as url_for gives
-    it, ending in the published file name."""
-    if preset.public and not preset_service.applied_locale(preset, locale):
+    it, ending in the published file name. `applied`: the preset's market override for the
+    locale, if it has one (Structure.key)."""
+    if preset.public and not applied:
         return delivery.public_url(asset.pk, preset, filename=filename, absolute=True)
     return delivery.signed_url(asset.pk, preset, locale=locale, filename=filename, absolute=True)
 

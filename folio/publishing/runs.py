@@ -875,10 +875,17 @@ def _item(
 def _rows(rows: list[tuple], json_at: tuple[int, ...], datetime_at: tuple[int, ...] = ()):
     adapt_json = connection.ops.adapt_json_value
     adapt_datetime = connection.ops.adapt_datetimefield_value
+    # most items carry empty reasons, changes and answers: adapted once, not once a row
+    empty = {dict: adapt_json({}, None), list: adapt_json([], None)}
     for row in rows:
         row = list(row)
         for i in json_at:
-            row[i] = adapt_json(row[i], None)
+            value = row[i]
+            row[i] = (
+                empty[type(value)]
+                if not value and type(value) in empty
+                else adapt_json(value, None)
+            )
         for i in datetime_at:
             row[i] = adapt_datetime(row[i])
         yield row

@@ -17,9 +17,11 @@ ended is 410 from the very moment of expiry, and no response may be cached past 
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 import math
+import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -40,11 +42,16 @@ def max_age() -> int:
 
 
 def _key() -> bytes:
-    return hashlib.sha256(b"folio.renditions.delivery:" + settings.SECRET_KEY.encode()).digest()
+    return _derived_key(settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=4)  # by the secret itself: a changed SECRET_KEY gets its own key
+def _derived_key(secret: str) -> bytes:
+    return hashlib.sha256(b"folio.renditions.delivery:" + secret.encode()).digest()
 
 
 def sign(path: str) -> str:
-    mac = hmac.new(_key(), path.encode(), hashlib.sha256).digest()[:SIGNATURE_BYTES]
+    mac = hmac.digest(_key(), path.encode(), "sha256")[:SIGNATURE_BYTES]
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
@@ -84,9 +91,18 @@ def filename_for(asset: Asset, preset: Preset, *, locale: str | None = None, **c
     return name
 
 
+# What quote(…, safe="") leaves as it is: a feed signs one address per image, and most parts
+# (ids, preset codes, locales, sanitised file names) need no quoting.
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quoted(part: str) -> str:
+    return part if _UNQUOTED.fullmatch(part) else quote(part, safe="")
+
+
 def signed_path(asset_id: int, preset_code: str, locale: str | None, filename: str) -> str:
     parts = [str(asset_id), preset_code] + ([locale] if locale else []) + [filename]
-    return "/".join(quote(p, safe="") for p in parts)
+    return "/".join(map(_quoted, parts))
 
 
 def signed_url(

@@ -920,6 +920,19 @@ def _fit_bytes(image, path, fmt, quality, spec, keep, max_bytes, size) -> tuple[
 FILENAME_VARIABLES = ("sku", "gtin", "role", "position", "locale", "channel", "title_slug", "ext")
 MAX_FILENAME = 200
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SAFE = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def _is_safe_filename(text: str) -> bool:
+    """Whether sanitise_filename would give `text` back unchanged."""
+    return (
+        0 < len(text) <= MAX_FILENAME
+        and _SAFE.fullmatch(text) is not None
+        and text[0] not in "-."
+        and text[-1] not in "-."
+        and "--" not in text
+        and ".." not in text
+    )
 
 
 class _Formatter(string.Formatter):
@@ -967,6 +980,14 @@ def filename(template: str, **context) -> str:
 
 
 def sanitise_filename(text: str) -> str:
+    """One safe path component: ASCII letters, digits, `.`, `_` and `-`, no runs of `-` or
+    `.`, none at either end, at most MAX_FILENAME characters (the extension kept)."""
+    if _is_safe_filename(text):  # most names already are (a feed names every image)
+        return text
+    return _sanitised(text)
+
+
+def _sanitised(text: str) -> str:
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     text = _UNSAFE.sub("-", text).strip("-.")
     text = re.sub(r"-{2,}", "-", text)

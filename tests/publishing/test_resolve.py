@@ -404,3 +404,42 @@ def test_template_separators_only_between_present_values(template, values, expec
     from folio.publishing.resolve import fill_template
 
     assert fill_template(template, lambda name: values.get(name, "")) == expected
+
+
+def test_an_image_has_the_alt_text_of_the_items_locale_or_else_the_title():
+    front = asset_id("EP-3000_front.jpg")
+    alt = {"de_DE": "Vorderansicht, Edelstahl", "en_US": "Front view, stainless steel"}
+    editing.update_asset(front, {"alt_text": alt})
+    items, skipped = build(make_feed(), ["EP-3000"])
+    assert not skipped, skipped
+    alts = {i.asset_id: i.alt for i in items["EP-3000"].images}
+    assert alts.pop(front) == "Front view, stainless steel"
+    assert alts and set(alts.values()) == {items["EP-3000"].fields["title"]}
+
+
+def test_the_signatures_a_build_leaves_are_the_ones_signatures_reads():
+    """A run keeps the signature each build computed from the rows it read; an incremental
+    run compares it with `signatures`, which reads on its own. Both must agree, also when
+    the build had to render (its rows are then out of date) and across batch sizes."""
+    shop = make_feed("marketplace", "mp")
+    ids = list(Product.objects.values_list("pk", flat=True))
+    pending = Rendition.objects.filter(status="pending").count()
+    structure = resolve.load(shop, Lines())
+    resolve.build_items(shop, Lines(), ids, "en_US", structure=structure)
+    assert Rendition.objects.filter(status="pending").count() < pending  # it rendered
+    rendered = dict(structure.signatures)
+    assert set(rendered) == set(ids)
+    assert rendered == resolve.signatures(shop, ids, "en_US")
+
+    structure = resolve.load(shop, Lines())
+    resolve.build_items(shop, Lines(), ids, "en_US", structure=structure)  # nothing to render
+    assert structure.signatures == rendered
+    catalog.update_product(
+        "EP-3000",
+        {"values": {"name": [{"locale": "en_US", "scope": None, "data": "EspressoPro 3000 S"}]}},
+    )
+    structure = resolve.load(shop, Lines())
+    resolve.build_items(shop, Lines(), ids, "en_US", structure=structure)
+    changed = {pid for pid in ids if structure.signatures[pid] != rendered[pid]}
+    assert changed == {Product.objects.get(sku="EP-3000").pk}
+    assert structure.signatures == resolve.signatures(shop, ids, "en_US")

@@ -153,3 +153,23 @@ def test_a_rendition_awaiting_review_is_not_delivered(settings):
     response = Client().get(url)
     assert response.status_code == 200
     assert response["Content-Type"] == "image/jpeg"
+
+
+def test_a_signed_path_quotes_each_part_as_quote_does():
+    from urllib.parse import quote
+
+    parts = (7, "web-2048-webp", "de_DE", "Crème brûlée/../x?.webp")
+    assert delivery.signed_path(*parts) == "/".join(quote(str(p), safe="") for p in parts)
+    assert delivery.signed_path(7, "amazon-main", None, "ESP-100_1.jpg") == (
+        "7/amazon-main/ESP-100_1.jpg"
+    )
+
+
+def test_signatures_follow_the_secret_key(settings):
+    path = delivery.signed_path(7, "web-2048-webp", None, "a.webp")
+    first = delivery.sign(path)
+    assert delivery.verify(first, path)
+    assert len(first) == 32 and delivery.sign(path) == first
+    settings.SECRET_KEY = "another secret " * 4
+    assert delivery.sign(path) != first
+    assert not delivery.verify(first, path)

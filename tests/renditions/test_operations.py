@@ -8,6 +8,9 @@ import resource
 import filetype
 import pytest
 import pyvips
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from PIL import Image
 
 from folio.errors import InvalidInput
@@ -442,3 +445,28 @@ def test_rotation_without_resize_and_two_pass_ops_after_a_resize(write):
     }
     result = render(path, spec)
     assert (result.width, result.height) == (40, 40)
+
+
+@examples(max_examples=400, deadline=None)
+@given(st.text(alphabet="aZ9._-/ é…", max_size=220) | st.text(max_size=220))
+def test_a_name_already_safe_is_given_back_as_the_full_sanitising_would(text):
+    """sanitise_filename's shortcut for names that are already safe must agree with the full
+    sanitising on every input, the ones it shortcuts and the ones it does not."""
+    try:
+        expected = operations._sanitised(text)
+    except InvalidInput:
+        with pytest.raises(InvalidInput):
+            operations.sanitise_filename(text)
+        return
+    assert operations.sanitise_filename(text) == expected
+
+
+def test_sanitised_names_at_the_edges():
+    long = "a" * 250 + ".jpeg"
+    assert operations.sanitise_filename(long) == "a" * (200 - 5) + ".jpeg"
+    assert operations.sanitise_filename("ESP-100_main.01.jpg") == "ESP-100_main.01.jpg"
+    assert operations.sanitise_filename("-x--y..z.") == "x-y.z"
+    for given_name, safe in (("a..b", "a.b"), ("a--b", "a-b"), ("a-", "a"), (".a", "a")):
+        assert operations.sanitise_filename(given_name) == safe
+    with pytest.raises(InvalidInput, match="empty"):
+        operations.sanitise_filename("…")
