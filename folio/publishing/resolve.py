@@ -9,13 +9,14 @@ preset), its variant group and categories. A product that is disabled, incomplet
 channel and locale, short of required media because of rights, approval or compliance, or
 refused by the format's own checks is skipped instead, with every reason (REASONS).
 
-Everything is read in bulk: a fixed number of queries per batch of BATCH products, whatever
-the batch holds. Missing renditions are the one exception: publishing renders them (as the
-worker would) so a first publication does not wait for the queue.
+Everything is read in bulk, with plain SQL: a fixed number of queries per batch of BATCH
+products, whatever the batch holds. Missing renditions are the one exception: publishing
+renders them (as the worker would) so a first publication does not wait for the queue.
 
 `signatures` is the cheap half used by incremental runs: a hash of every input of a product's
-listing, from a handful of values_list queries and no value resolution or rendering, so that
-comparing 100,000 products with their listings costs a fraction of publishing them.
+listing, from a handful of queries and no value resolution or rendering, so that comparing
+100,000 products with their listings costs a fraction of publishing them. A build hashes the
+same rows it read, so a run's signatures cost no second read.
 """
 
 import datetime
@@ -657,7 +658,7 @@ def signatures(
     state of its renditions through the roles' presets, and the run-wide key (feed,
     channel, slots, presets, attributes, categories…).
 
-    Three values_list queries per batch, computed as far as possible by the database; no
+    A few plain queries per batch, computed as far as possible by the database; no
     values resolved, nothing rendered. Categories and licences are edited through services
     that raise the product's, model's or asset's version, so the versions stand for them."""
     if structure is None:
