@@ -274,7 +274,7 @@ def test_a_preset_in_use_is_not_deleted_and_a_stale_delete_is_refused(media_setu
 
 def test_re_render_now_remakes_what_an_older_spec_made(media_setup, client_for, settings, tmp_path):
     from folio.jobs.models import Job
-    from folio.jobs.services import execute
+    from folio.jobs.services import execute, start_job
     from folio.renditions import cache, jobs
     from folio.renditions.models import Rendition
     from tests.renditions._support import add, product_jpeg
@@ -297,9 +297,22 @@ def test_re_render_now_remakes_what_an_older_spec_made(media_setup, client_for, 
     assert refused.status_code == 403 and not Job.objects.filter(kind__contains="rerender")
 
     ada = client_for("asset_manager")
-    page = html(ada.post("/media-settings/presets/shop-main/", {"action": "rerender"}))
+    started = ada.post("/media-settings/presets/shop-main/", {"action": "rerender"})
     job = Job.objects.get(kind=jobs.rerender_preset.job_name)
-    assert f'id="job-{job.pk}"' in page and "Re-render preset shop-main" in page
+    # to the page with the job: reloading it shows the same job and starts no other
+    assert started.status_code == 302
+    assert started["Location"] == f"/media-settings/presets/shop-main/?job={job.pk}"
+    for reload, said in ((False, True), (True, False)):  # the message is said once
+        page = html(ada.get(started["Location"]))
+        assert f'id="job-{job.pk}"' in page and "Re-render preset shop-main" in page, reload
+        assert ("Re-rendering preset shop-main in the background." in page) is said
+    assert Job.objects.filter(kind=jobs.rerender_preset.job_name).count() == 1
+    # an address naming another preset's job, or no job, shows the page without progress
+    other = start_job(jobs.rerender_preset, preset_id=preset.pk + 1000)
+    for query in (f"?job={other.pk}", "?job=not-a-job", ""):
+        shown = html(ada.get(f"/media-settings/presets/shop-main/{query}"))
+        assert 'id="job-' not in shown, query
+    other.delete()
     run_jobs()  # the re-render, then the render job it started
     run_jobs()
     job.refresh_from_db()

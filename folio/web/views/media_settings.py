@@ -11,6 +11,7 @@ never rendered again.
 """
 
 import json
+import uuid
 
 from django.contrib import messages
 from django.db.models import Count
@@ -24,11 +25,12 @@ from folio.assets import external
 from folio.assets.models import ExternalSystem
 from folio.catalog.models import Channel
 from folio.errors import Conflict, FolioError, InvalidInput, NotFound, StaleWrite
+from folio.jobs.services import visible_jobs
 from folio.publishing import webhooks
 from folio.publishing.events import EVENTS
 from folio.publishing.models import Webhook, WebhookDelivery
 from folio.renditions import presets
-from folio.renditions.jobs import start_rerender
+from folio.renditions.jobs import rerender_preset, start_rerender
 from folio.renditions.models import ImageSlot, Preset
 from folio.web import nav
 from folio.web.views.base import (
@@ -274,7 +276,7 @@ def preset_detail(request, code: str):
     form = None
     status = 200
     version = preset.version
-    job = None
+    job = _rerender_shown(request, preset)
     if request.method == "POST":
         action = request.POST.get("action") or "save"
         posted = posted_version(request.POST.get("version"))
@@ -283,6 +285,12 @@ def preset_detail(request, code: str):
             # failed or was skipped (the worker was down, a source was unreadable then).
             require(request.user, "renditions.change_preset")
             job = start_rerender(preset, user=request.user)
+            # to the page showing the job: reloading it must not start another run
+            return done(
+                request,
+                _("Re-rendering preset %(code)s in the background.") % {"code": code},
+                f"{reverse('web:media_preset', args=[code])}?job={job.pk}",
+            )
         elif action == "delete":
             require(request.user, "renditions.delete_preset")
             try:
@@ -335,6 +343,20 @@ def preset_detail(request, code: str):
         **_preset_choices(),
     )
     return render(request, "web/media_settings/preset.html", context, status=status)
+
+
+def _rerender_shown(request, preset: Preset):
+    """The re-render job ?job= names, when it is this preset's and the user may see it (an
+    address with another job shows the page without one)."""
+    try:
+        job_id = uuid.UUID(request.GET.get("job", ""))
+    except ValueError:
+        return None
+    return (
+        visible_jobs(request.user)
+        .filter(pk=job_id, kind=rerender_preset.job_name, params__preset_id=preset.pk)
+        .first()
+    )
 
 
 # --- image slots ------------------------------------------------------------------------------
