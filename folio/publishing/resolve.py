@@ -545,9 +545,9 @@ class _Rows:
             r[0]: _Model(r[0], r[1], r[2], r[3], _json(r[4]) or {})
             for r in _sql(_MODELS_SQL, [], model_ids)
         }
-        self.categories = _category_ids(chains)
+        self.categories = _category_ids(chains, model_ids)
         self.link_rows = _link_rows(list(chains), model_ids, s.roles, locale, s.channel.pk, at)
-        self.links = _by_level(chains, s.roles, self.link_rows) if s.roles else {}
+        self.links = _by_level(chains, s.roles, self.link_rows)
         asset_ids = {a for by_role in self.links.values() for x in by_role.values() for a in x}
         self.assets = _assets(s, asset_ids, locale)
         # the renditions of every linked file (signatures look at all levels' links)
@@ -622,15 +622,14 @@ def _assets(s: Structure, asset_ids: set[int], locale: str) -> dict[int, _Asset]
     return out
 
 
-def _category_ids(chains: dict[int, list[int]]) -> dict[int, list[int]]:
-    """Category ids of each product, its own and its models' (one query each)."""
+def _category_ids(chains: dict[int, list[int]], model_ids: list[int]) -> dict[int, list[int]]:
+    """Category ids of each product, its own and its models' (one query each; `model_ids`:
+    every model of the chains)."""
     own = defaultdict(set)
     for pid, cid in _sql(_PRODUCT_CATEGORIES_SQL, [], list(chains)):
         own[pid].add(cid)
     by_model = defaultdict(set)
-    for mid, cid in _sql(
-        _MODEL_CATEGORIES_SQL, [], sorted({m for chain in chains.values() for m in chain})
-    ):
+    for mid, cid in _sql(_MODEL_CATEGORIES_SQL, [], model_ids):
         by_model[mid].add(cid)
     out = {}
     for pid, chain in chains.items():
@@ -1004,7 +1003,7 @@ class _Builder:
         if name == "sku":
             return p.sku
         if name == "gtin":
-            return self.value(s.gtin) if s.gtin else None
+            return self.gtin
         if name == "family":
             family = s.families.get(p.family_id)
             return family.label(self.locale) if family else None
